@@ -1,0 +1,54 @@
+// Strategy interface and registry. A strategy sees only the backend interface, a task's requests and
+// the run's measurement hooks; it reports per sample the prediction, per-choice log-likelihoods and
+// the number of layers executed.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "backends/backend.h"
+#include "tasks/task.h"
+
+namespace eeb {
+
+class Tokenizer;
+
+struct SampleRecord {
+  int index = 0;
+  std::string doc_id, group;
+  int gold = -1;
+  int pred = -1;       // argmax log-likelihood
+  int pred_norm = -1;  // argmax log-likelihood / continuation bytes
+  std::vector<double> loglik;
+  std::vector<bool> is_greedy;
+  double layers_executed = 0;  // layers run at the scoring position
+  double lm_head_calls = 0;    // extra logit-lens evaluations (exit checks)
+  double seconds = 0;          // measured model time (what the strategy changes)
+  nlohmann::json extra = nlohmann::json::object();
+};
+
+struct RunContext {
+  Backend& backend;
+  const Tokenizer& tokenizer;
+  nlohmann::json run_spec;  // the whole run's parameters (for strategies that fit on other data)
+};
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  virtual std::string name() const = 0;
+  virtual nlohmann::json params() const { return nlohmann::json::object(); }
+  // One-time work before scoring (calibration, fitting). Default: nothing.
+  virtual void prepare(RunContext&, const Task&, const TaskOptions&) {}
+  virtual SampleRecord score(RunContext& ctx, const Request& req) = 0;
+};
+
+using StrategyFactory = std::function<std::unique_ptr<Strategy>(const nlohmann::json& params)>;
+struct StrategyInfo { std::string name, description; StrategyFactory make; };
+const std::vector<StrategyInfo>& strategy_registry();
+std::unique_ptr<Strategy> make_strategy(const std::string& name, const nlohmann::json& params);
+
+}  // namespace eeb

@@ -1,0 +1,64 @@
+// A task = documents + a prompt template + a metric, registered by name (as in lm-evaluation-harness).
+//
+// Multiple-choice tasks are scored like lm-eval's loglikelihood requests: each choice's continuation
+// log-likelihood after the context; acc = argmax of the sum, acc_norm = argmax of the sum divided by
+// the continuation's length in bytes. Continuation tokens are encode(context + continuation) minus
+// encode(context) (after moving the context's trailing spaces onto the continuation, as lm-eval does).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace eeb {
+
+class Tokenizer;
+
+struct Doc {
+  std::string id;        // stable within the task, e.g. "dev:17" or "anatomy:test:3"
+  std::string group;     // MMLU subject; empty when the task has none
+  std::string context;   // full prompt (few-shot examples included)
+  std::vector<std::string> choices;  // continuations, e.g. " negative", " positive"
+  int gold = -1;
+  std::string reference; // generation tasks: reference text
+};
+
+struct TaskOptions {
+  std::string data_dir;  // laid out like shared/data/datasets: <data_dir>/sst2/dev.tsv, <data_dir>/mmlu/test/...
+  std::string split;     // empty: the task's default
+  int shots = -1;        // -1: the task's default
+  int limit = 0;         // 0: all documents (MMLU: per subject)
+  std::vector<std::string> subjects;  // MMLU subset; empty = all found
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual std::string name() const = 0;
+  virtual std::string version() const = 0;
+  virtual std::string kind() const { return "multiple_choice"; }  // or "generation"
+  // The exact template text(s); its hash is stored with every result.
+  virtual std::string template_text() const = 0;
+  virtual std::string default_split() const = 0;
+  virtual int default_shots() const { return 0; }
+  // Reads the task files; throws Error naming the file and line for malformed input.
+  virtual std::vector<Doc> load(const TaskOptions& opt) const = 0;
+};
+
+std::string template_hash(const Task& t);  // hex digest of template_text()
+
+struct TaskInfo { std::string name, description; };
+std::vector<TaskInfo> list_tasks();
+std::unique_ptr<Task> make_task(const std::string& name);  // throws Error for unknown names
+
+// A tokenized multiple-choice request.
+struct Request {
+  int index = 0;  // position in the task's document list
+  const Doc* doc = nullptr;
+  std::vector<int32_t> context;                     // BOS first when add_bos
+  std::vector<std::vector<int32_t>> continuations;  // one per choice, each non-empty
+};
+Request make_request(const Doc& doc, int index, const Tokenizer& tok, bool add_bos = true);
+
+}  // namespace eeb
