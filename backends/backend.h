@@ -81,9 +81,10 @@ class Backend {
   // Final norm + LM head for rows [row0, row0 + n) of h, into out (n × vocab, row-major).
   virtual void logits(const Hidden& h, int row0, int n, float* out) = 0;
   // log p(targets[i] | row row0 + i) for i in [0, targets.size()), computed in float64 on the host
-  // or on the device; only the results cross.
+  // or on the device; only the results cross. If argmax is non-null, argmax[i] receives the
+  // row's top-1 token (lowest id on ties), so greedy checks cost no extra LM-head evaluation.
   virtual void token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,
-                              double* out);
+                              double* out, int32_t* argmax = nullptr);
   // Logit-lens exit features of one row.
   virtual ExitFeatures exit_features(const Hidden& h, int row);
   // Host copy of the raw residual rows [row0, row0 + n) (n × dim).

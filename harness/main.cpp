@@ -1,1 +1,98 @@
-int main(){return 0;}
+// eebench: measure what LLM layer-skipping really buys. See README.md.
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "harness/cli.h"
+#include "harness/error.h"
+
+namespace {
+
+std::string joined_command_line(int argc, char** argv) {
+  std::string s;
+  for (int i = 0; i < argc; ++i) s += (i ? " " : "") + std::string(argv[i]);
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"eebench: measure what LLM layer-skipping really buys"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", EEB_VERSION_STRING);
+
+  eeb::RunArgs run;
+  run.command_line = joined_command_line(argc, argv);
+  auto* r = app.add_subcommand("run", "evaluate a strategy on a task and store the results");
+  r->add_option("--model,-m", run.model, "HF model directory, .gguf file or llama2.c .bin");
+  r->add_option("--tokenizer", run.tokenizer, "SentencePiece tokenizer.model (default: the model's own)");
+  r->add_option("--task,-t", run.task, "task name (eebench list tasks)");
+  r->add_option("--strategy,-s", run.strategy, "strategy name (eebench list strategies)");
+  r->add_option("--params,-p", run.params, "strategy parameters as a JSON object");
+  r->add_option("--backend,-b", run.backend, "backend: cpu or cuda");
+  r->add_option("--dtype", run.dtype, "weights dtype on the backend (f32; bf16/f16 on cuda)");
+  r->add_option("--data,-d", run.data, "folder laid out like datasets/ (sst2/, mmlu/)");
+  r->add_option("--split", run.split, "split (default: the task's, as lm-eval)");
+  r->add_option("--subjects", run.subjects, "MMLU subjects to run (default: all)")->delimiter(',');
+  r->add_option("--shots", run.shots, "few-shot examples (default: the task's)");
+  r->add_option("--limit", run.limit, "at most this many documents (MMLU: per subject); 0 = all");
+  r->add_option("--sweep", run.sweeps, "KEY=V1,V2 or KEY=A:B: one trial per parameter value");
+  r->add_option("--reps", run.reps, "timed repetitions per sample (baseline interleaved)")
+      ->check(CLI::Range(0, 1000));
+  r->add_option("--warmup", run.warmup, "untimed, unrecorded warm-up samples")->check(CLI::Range(0, 1000));
+  r->add_option("--max-new-tokens", run.max_new_tokens, "generation tasks: token limit")
+      ->check(CLI::Range(1, 100000));
+  r->add_option("--db", run.db, "SQLite results database");
+  r->add_option("--seed", run.seed, "seed recorded with the run and given to strategies");
+  r->add_option("--threads", run.threads, "CPU threads (0 = all cores)");
+  r->add_option("--resume", run.resume, "finish run RUN (killed or failed) with no duplicate rows");
+  r->add_flag("--quiet,-q", run.quiet, "no progress output");
+
+  eeb::LogitsArgs lg;
+  auto* l = app.add_subcommand("logits", "top tokens and probabilities at every layer (logit lens)");
+  l->add_option("--model,-m", lg.model, "model path")->required();
+  l->add_option("--tokenizer", lg.tokenizer, "SentencePiece tokenizer.model");
+  l->add_option("--prompt", lg.prompt, "prompt text")->required();
+  l->add_option("--top", lg.top, "tokens per layer")->check(CLI::Range(1, 100));
+  l->add_option("--backend,-b", lg.backend, "backend");
+  l->add_option("--dtype", lg.dtype, "weights dtype on the backend");
+  l->add_option("--threads", lg.threads, "CPU threads");
+  l->add_flag("--json", lg.json, "JSON output");
+  l->add_flag("--no-bos", lg.no_bos, "do not prepend BOS");
+
+  std::string list_what, db = "results/eebench.db";
+  auto* ls = app.add_subcommand("list", "list runs, strategies, tasks or backends");
+  ls->add_option("what", list_what, "runs | strategies | tasks | backends")
+      ->required()
+      ->check(CLI::IsMember({"runs", "strategies", "tasks", "backends"}));
+  ls->add_option("--db", db, "SQLite results database");
+
+  long show_run = 0;
+  bool show_samples = false;
+  auto* sh = app.add_subcommand("show", "show a run's results as a table");
+  sh->add_option("run", show_run, "run id")->required();
+  sh->add_option("--db", db, "SQLite results database");
+  sh->add_flag("--samples", show_samples, "also list per-sample records");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (r->parsed()) return eeb::cmd_run(run);
+    if (l->parsed()) return eeb::cmd_logits(lg);
+    if (ls->parsed()) return eeb::cmd_list(list_what, db);
+    if (sh->parsed()) return eeb::cmd_show(show_run, db, show_samples);
+  } catch (const eeb::Error& e) {
+    std::fprintf(stderr, "eebench: error: %s\n", e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "eebench: error: out of memory\n");
+    return 3;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "eebench: internal error: %s\n", e.what());
+    return 4;
+  }
+  return 1;
+}

@@ -32,8 +32,9 @@ struct SampleRecord {
 
 struct RunContext {
   Backend& backend;
-  const Tokenizer& tokenizer;
+  const Tokenizer* tokenizer_ = nullptr;  // may be null where no text is involved (tests)
   nlohmann::json run_spec;  // the whole run's parameters (for strategies that fit on other data)
+  const Tokenizer& tokenizer() const;      // throws Error when there is none
 };
 
 class Strategy {
@@ -43,7 +44,12 @@ class Strategy {
   virtual nlohmann::json params() const { return nlohmann::json::object(); }
   // One-time work before scoring (calibration, fitting). Default: nothing.
   virtual void prepare(RunContext&, const Task&, const TaskOptions&) {}
+  // Multiple-choice tasks: log-likelihood of each choice.
   virtual SampleRecord score(RunContext& ctx, const Request& req) = 0;
+  // Generation tasks: greedy decoding of up to max_new_tokens after req.context (stops at EOS).
+  // The record's extra holds "tokens" (generated ids); layers_executed is per generated token.
+  // Default: Error (the strategy does not support generation).
+  virtual SampleRecord generate(RunContext& ctx, const Request& req, int max_new_tokens);
 };
 
 using StrategyFactory = std::function<std::unique_ptr<Strategy>(const nlohmann::json& params)>;

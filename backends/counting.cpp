@@ -1,0 +1,47 @@
+#include "backends/counting.h"
+
+namespace eeb {
+
+double layer_flops_per_token(const ModelConfig& c, double attended) {
+  const double D = c.dim, H = c.hidden_dim, q = double(c.n_heads) * c.head_dim,
+               kv = double(c.n_kv_heads) * c.head_dim;
+  const double proj = D * q + 2 * D * kv + q * D + 3 * D * H;  // q,k,v,o + gate,up,down
+  const double attn = 2 * q * attended;                         // scores + weighted sum of values
+  return 2 * (proj + attn);
+}
+
+double lm_head_flops_per_row(const ModelConfig& c) { return 2.0 * c.vocab_size * c.dim; }
+
+void CountingBackend::run_layer(int layer, Hidden& h, KVCache& kv) {
+  const double n = h.n_tokens(), p0 = h.pos0();
+  b_.run_layer(layer, h, kv);
+  // Row r attends over positions [0, p0 + r]: sum = n * p0 + n (n + 1) / 2.
+  const double att = n * p0 + n * (n + 1) / 2;
+  count_.layer_tokens += n;
+  count_.attended += att;
+  const auto& c = b_.config();
+  count_.flops += n * layer_flops_per_token(c, 0) + 2 * 2.0 * c.n_heads * c.head_dim * att;
+}
+
+void CountingBackend::add_head_rows(double n) {
+  count_.lm_head_rows += n;
+  count_.flops += n * lm_head_flops_per_row(b_.config());
+}
+
+void CountingBackend::logits(const Hidden& h, int row0, int n, float* out) {
+  add_head_rows(n);
+  b_.logits(h, row0, n, out);
+}
+
+void CountingBackend::token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,
+                                     double* out, int32_t* argmax) {
+  add_head_rows(static_cast<double>(targets.size()));
+  b_.token_logprobs(h, row0, targets, out, argmax);
+}
+
+ExitFeatures CountingBackend::exit_features(const Hidden& h, int row) {
+  add_head_rows(1);
+  return b_.exit_features(h, row);
+}
+
+}  // namespace eeb

@@ -1,0 +1,62 @@
+// A Backend decorator that counts the work actually executed: layer-token evaluations, attention
+// span, LM-head rows, and the FLOPs they imply. Strategies run through it, so FLOPs, average layers
+// and LM-head costs come from what ran, not from what a strategy claims.
+#pragma once
+#include "backends/backend.h"
+
+namespace eeb {
+
+struct WorkCount {
+  double layer_tokens = 0;    // sum over run_layer calls of rows processed
+  double attended = 0;        // sum over rows of attended positions (for attention FLOPs)
+  double lm_head_rows = 0;    // rows pushed through final norm + LM head
+  double flops = 0;           // matmul FLOPs (2 per multiply-add) of the above
+  WorkCount operator-(const WorkCount& o) const {
+    return {layer_tokens - o.layer_tokens, attended - o.attended, lm_head_rows - o.lm_head_rows,
+            flops - o.flops};
+  }
+};
+
+// FLOPs of one transformer block for one token attending over `attended` positions, and of one
+// LM-head row, from the config.
+double layer_flops_per_token(const ModelConfig& c, double attended);
+double lm_head_flops_per_row(const ModelConfig& c);
+
+class CountingBackend : public Backend {
+ public:
+  explicit CountingBackend(Backend& inner) : b_(inner) {}
+  const WorkCount& count() const { return count_; }
+  Backend& inner() { return b_; }
+
+  std::string name() const override { return b_.name(); }
+  std::string device_description() const override { return b_.device_description(); }
+  const ModelConfig& config() const override { return b_.config(); }
+  std::string dtype() const override { return b_.dtype(); }
+  std::unique_ptr<KVCache> new_cache(int capacity) override { return b_.new_cache(capacity); }
+  std::unique_ptr<Hidden> embed(std::span<const int32_t> tokens, int pos0) override {
+    return b_.embed(tokens, pos0);
+  }
+  void run_layer(int layer, Hidden& h, KVCache& kv) override;
+  void logits(const Hidden& h, int row0, int n, float* out) override;
+  void token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,
+                      double* out, int32_t* argmax = nullptr) override;
+  ExitFeatures exit_features(const Hidden& h, int row) override;
+  void read_hidden(const Hidden& h, int row0, int n, float* out) override {
+    b_.read_hidden(h, row0, n, out);
+  }
+  std::unique_ptr<Hidden> slice(const Hidden& h, int row0, int n) override {
+    return b_.slice(h, row0, n);
+  }
+  std::unique_ptr<Hidden> concat(std::span<const Hidden* const> parts) override {
+    return b_.concat(parts);
+  }
+  std::unique_ptr<RegionTimer> new_timer() override { return b_.new_timer(); }
+  void synchronize() override { b_.synchronize(); }
+
+ private:
+  void add_head_rows(double n);
+  Backend& b_;
+  WorkCount count_;
+};
+
+}  // namespace eeb

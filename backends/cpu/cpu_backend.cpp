@@ -1,0 +1,327 @@
+// CPU reference backend: a Llama forward pass, one layer at a time, over a block of rows.
+#include "backends/cpu/cpu_backend.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <utility>
+
+#include "backends/cpu/cpu_kernels.h"
+#include "backends/cpu/logit_stats.h"
+#include "harness/error.h"
+
+namespace eeb {
+namespace {
+
+std::string S(long long v) { return std::to_string(v); }
+[[noreturn]] void fail(const std::string& msg) { throw Error("backend cpu: " + msg); }
+
+class CpuHidden : public Hidden {
+ public:
+  CpuHidden(int n, int pos0, int dim) : Hidden(n, pos0), dim_(dim), x_(static_cast<size_t>(n) * dim) {}
+  int dim() const { return dim_; }
+  float* row(int r) { return x_.data() + static_cast<size_t>(r) * dim_; }
+  const float* row(int r) const { return x_.data() + static_cast<size_t>(r) * dim_; }
+
+ private:
+  int dim_;
+  std::vector<float> x_;
+};
+
+// Per layer: keys and values of positions [0, length) in capacity × kv_dim buffers, allocated when
+// the layer is first written.
+class CpuCache : public KVCache {
+ public:
+  CpuCache(int capacity, int n_layers, int kv_dim)
+      : cap_(capacity), kv_dim_(kv_dim), len_(n_layers, 0), k_(n_layers), v_(n_layers) {}
+  int capacity() const override { return cap_; }
+  int n_layers() const { return static_cast<int>(len_.size()); }
+  int kv_dim() const { return kv_dim_; }
+  int length(int layer) const override { return len_[check_layer(layer)]; }
+  void truncate(int layer, int n) override {
+    check_layer(layer);
+    if (n < 0 || n > len_[layer])
+      fail("truncate(layer " + S(layer) + ", " + S(n) + ") outside the cached length " +
+           S(len_[layer]));
+    len_[layer] = n;
+  }
+  void set_length(int layer, int n) { len_[layer] = n; }
+  float* k(int layer) { return alloc(k_[layer]); }
+  float* v(int layer) { return alloc(v_[layer]); }
+
+ private:
+  int check_layer(int layer) const {
+    if (layer < 0 || layer >= n_layers())
+      fail("KV cache layer " + S(layer) + " outside [0, " + S(n_layers()) + ")");
+    return layer;
+  }
+  float* alloc(std::vector<float>& b) {
+    if (b.empty()) b.resize(static_cast<size_t>(cap_) * kv_dim_);
+    return b.data();
+  }
+  int cap_, kv_dim_;
+  std::vector<int> len_;
+  std::vector<std::vector<float>> k_, v_;
+};
+
+struct LayerWeights {
+  std::vector<float> attn_norm, wqkv, wo, ffn_norm, wgu, wd;  // wqkv = [q; k; v], wgu = [gate; up]
+};
+
+class CpuBackend : public Backend {
+ public:
+  CpuBackend(const Model& m, const BackendOptions& opt);
+  std::string name() const override { return "cpu"; }
+  std::string device_description() const override { return desc_; }
+  const ModelConfig& config() const override { return c_; }
+  std::string dtype() const override { return "f32"; }
+
+  std::unique_ptr<KVCache> new_cache(int capacity) override {
+    if (capacity <= 0) fail("new_cache: capacity " + S(capacity) + " must be positive");
+    return std::make_unique<CpuCache>(capacity, c_.n_layers, kv_dim_);
+  }
+  std::unique_ptr<Hidden> embed(std::span<const int32_t> tokens, int pos0) override;
+  void run_layer(int layer, Hidden& h, KVCache& kv) override;
+  void logits(const Hidden& h, int row0, int n, float* out) override;
+  ExitFeatures exit_features(const Hidden& h, int row) override {
+    row_logits_.resize(c_.vocab_size);
+    logits(h, row, 1, row_logits_.data());
+    return logit_stats::exit_features(row_logits_.data(), c_.vocab_size);
+  }
+  void read_hidden(const Hidden& h, int row0, int n, float* out) override {
+    const auto& x = as_cpu(h);
+    check_rows(x, row0, n, "read_hidden");
+    if (n > 0) std::memcpy(out, x.row(row0), sizeof(float) * n * c_.dim);
+  }
+  std::unique_ptr<Hidden> slice(const Hidden& h, int row0, int n) override {
+    const auto& x = as_cpu(h);
+    check_rows(x, row0, n, "slice");
+    auto out = std::make_unique<CpuHidden>(n, x.pos0() + row0, c_.dim);
+    if (n > 0) std::memcpy(out->row(0), x.row(row0), sizeof(float) * n * c_.dim);
+    return out;
+  }
+  std::unique_ptr<Hidden> concat(std::span<const Hidden* const> parts) override;
+
+ private:
+  const CpuHidden& as_cpu(const Hidden& h) const {
+    auto* p = dynamic_cast<const CpuHidden*>(&h);
+    if (!p || p->dim() != c_.dim) fail("hidden state does not come from this CPU backend");
+    return *p;
+  }
+  CpuHidden& as_cpu(Hidden& h) const { return const_cast<CpuHidden&>(as_cpu(std::as_const(h))); }
+  void check_rows(const Hidden& h, int row0, int n, const char* what) const {
+    if (row0 < 0 || n < 0 || row0 > h.n_tokens() - n)
+      fail(std::string(what) + ": rows [" + S(row0) + ", " + S(static_cast<long long>(row0) + n) +
+           ") outside a hidden of " + S(h.n_tokens()) + " rows");
+  }
+  // Parallelism is ours (OpenMP); OpenBLAS calls run single-threaded inside it.
+  static void use_threads() {
+    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+  }
+  void ensure_rope(int positions);
+  std::vector<float> load(const Model& m, const std::string& name, size_t numel) const;
+
+  ModelConfig c_;
+  int threads_ = 1, q_dim_ = 0, kv_dim_ = 0, qkv_dim_ = 0;
+  std::string desc_;
+  std::vector<float> embed_, final_norm_, lm_head_own_;
+  const float* lm_head_ = nullptr;
+  std::vector<LayerWeights> layers_;
+  std::vector<float> cos_, sin_;  // [positions, head_dim / 2]
+  int rope_positions_ = 0;
+  // Scratch, reused across calls.
+  std::vector<float> xn_, qkv_, att_, gu_, row_logits_;
+  cpu::AttentionScratch attn_;
+};
+
+std::string cpu_model_name() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0) {
+      auto p = line.find(':');
+      if (p != std::string::npos && p + 2 <= line.size()) return line.substr(p + 2);
+    }
+  return "unknown CPU";
+}
+
+std::vector<float> CpuBackend::load(const Model& m, const std::string& name, size_t numel) const {
+  std::vector<float> v = m.load_f32(name);
+  if (v.size() != numel)
+    throw Error(m.path, "tensor " + name + " has " + S(static_cast<long long>(v.size())) +
+                            " values, the config implies " + S(static_cast<long long>(numel)));
+  return v;
+}
+
+CpuBackend::CpuBackend(const Model& m, const BackendOptions& opt) : c_(m.cfg) {
+  if (opt.dtype != "f32")
+    fail("dtype '" + opt.dtype + "' is not supported (the CPU backend holds weights as f32 only)");
+  if (opt.threads < 0) fail("threads " + S(opt.threads) + " must be >= 0 (0: all cores)");
+  threads_ = opt.threads > 0 ? opt.threads : omp_get_num_procs();
+  const auto& c = c_;
+  if (c.dim <= 0 || c.hidden_dim <= 0 || c.n_layers < 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 ||
+      c.head_dim <= 0 || c.head_dim % 2 != 0 || c.vocab_size <= 0 || c.n_heads % c.n_kv_heads != 0)
+    throw Error(m.path, "inconsistent model config for the CPU backend (dims, heads, head_dim)");
+  q_dim_ = c.n_heads * c.head_dim;
+  kv_dim_ = c.n_kv_heads * c.head_dim;
+  qkv_dim_ = q_dim_ + 2 * kv_dim_;
+  const size_t D = c.dim, H = c.hidden_dim, V = c.vocab_size;
+  embed_ = load(m, kEmbed, V * D);
+  final_norm_ = load(m, kFinalNorm, D);
+  if (c.tied_embeddings) {
+    lm_head_ = embed_.data();
+  } else {
+    lm_head_own_ = load(m, kLmHead, V * D);
+    lm_head_ = lm_head_own_.data();
+  }
+  auto append = [](std::vector<float>& dst, const std::vector<float>& src) {
+    dst.insert(dst.end(), src.begin(), src.end());
+  };
+  layers_.resize(c.n_layers);
+  for (int l = 0; l < c.n_layers; ++l) {
+    auto& w = layers_[l];
+    auto L = [&](const char* suffix) { return tn_layer(l, suffix); };
+    w.attn_norm = load(m, L("input_layernorm.weight"), D);
+    w.ffn_norm = load(m, L("post_attention_layernorm.weight"), D);
+    w.wqkv.reserve(qkv_dim_ * D);
+    append(w.wqkv, load(m, L("self_attn.q_proj.weight"), q_dim_ * D));
+    append(w.wqkv, load(m, L("self_attn.k_proj.weight"), kv_dim_ * D));
+    append(w.wqkv, load(m, L("self_attn.v_proj.weight"), kv_dim_ * D));
+    w.wo = load(m, L("self_attn.o_proj.weight"), D * q_dim_);
+    w.wgu.reserve(2 * H * D);
+    append(w.wgu, load(m, L("mlp.gate_proj.weight"), H * D));
+    append(w.wgu, load(m, L("mlp.up_proj.weight"), H * D));
+    w.wd = load(m, L("mlp.down_proj.weight"), D * H);
+  }
+  desc_ = cpu_model_name() + ", " + S(threads_) + " threads";
+  ensure_rope(std::max(c.max_seq_len, 1));
+}
+
+// cos/sin of pos · theta^(-2i/hd) for every position below `positions`, computed in float64.
+void CpuBackend::ensure_rope(int positions) {
+  if (positions <= rope_positions_) return;
+  const int half = c_.head_dim / 2;
+  const int n = std::max(positions, 2 * rope_positions_);
+  cos_.resize(static_cast<size_t>(n) * half);
+  sin_.resize(static_cast<size_t>(n) * half);
+  for (int p = 0; p < n; ++p)
+    for (int i = 0; i < half; ++i) {
+      const double a = p * std::pow(static_cast<double>(c_.rope_theta), -2.0 * i / c_.head_dim);
+      cos_[static_cast<size_t>(p) * half + i] = static_cast<float>(std::cos(a));
+      sin_[static_cast<size_t>(p) * half + i] = static_cast<float>(std::sin(a));
+    }
+  rope_positions_ = n;
+}
+
+std::unique_ptr<Hidden> CpuBackend::embed(std::span<const int32_t> tokens, int pos0) {
+  if (pos0 < 0) fail("embed: negative position " + S(pos0));
+  const int n = static_cast<int>(tokens.size());
+  auto h = std::make_unique<CpuHidden>(n, pos0, c_.dim);
+  for (int r = 0; r < n; ++r) {
+    const int32_t t = tokens[r];
+    if (t < 0 || t >= c_.vocab_size)
+      fail("embed: token " + S(t) + " outside the vocabulary [0, " + S(c_.vocab_size) + ")");
+    std::memcpy(h->row(r), embed_.data() + static_cast<size_t>(t) * c_.dim, sizeof(float) * c_.dim);
+  }
+  return h;
+}
+
+void CpuBackend::run_layer(int layer, Hidden& hid, KVCache& kvc) {
+  auto& h = as_cpu(hid);
+  auto* kvp = dynamic_cast<CpuCache*>(&kvc);
+  if (!kvp || kvp->n_layers() != c_.n_layers || kvp->kv_dim() != kv_dim_)
+    fail("KV cache does not come from this CPU backend");
+  auto& kv = *kvp;
+  if (layer < 0 || layer >= c_.n_layers)
+    fail("run_layer: layer " + S(layer) + " outside [0, " + S(c_.n_layers) + ")");
+  const int n = h.n_tokens(), pos0 = h.pos0();
+  if (kv.length(layer) != pos0)
+    fail("run_layer(" + S(layer) + "): hidden starts at position " + S(pos0) +
+         " but the layer's KV cache holds " + S(kv.length(layer)) + " positions");
+  if (static_cast<long long>(pos0) + n > kv.capacity())
+    fail("run_layer(" + S(layer) + "): positions [" + S(pos0) + ", " + S(static_cast<long long>(pos0) + n) +
+         ") exceed the KV cache capacity " + S(kv.capacity()));
+  if (n == 0) return;
+  use_threads();
+  ensure_rope(pos0 + n);
+  const LayerWeights& w = layers_[layer];
+  const int D = c_.dim, H = c_.hidden_dim, hd = c_.head_dim;
+  xn_.resize(static_cast<size_t>(n) * D);
+  qkv_.resize(static_cast<size_t>(n) * qkv_dim_);
+  att_.resize(static_cast<size_t>(n) * q_dim_);
+  gu_.resize(static_cast<size_t>(n) * 2 * H);
+  float* x = h.row(0);
+
+  // Attention: x += o_proj(attention(rope(qkv(rmsnorm(x)))))
+  cpu::rmsnorm(x, n, D, w.attn_norm.data(), c_.norm_eps, xn_.data(), threads_);
+  cpu::matmul(xn_.data(), n, D, D, w.wqkv.data(), qkv_dim_, qkv_.data(), qkv_dim_, 0.0f,
+              threads_);
+  cpu::rope(qkv_.data(), n, qkv_dim_, c_.n_heads + c_.n_kv_heads, hd, pos0, cos_.data(),
+            sin_.data(), threads_);  // q and k heads are adjacent in a qkv row
+  float* K = kv.k(layer);
+  float* V = kv.v(layer);
+  for (int r = 0; r < n; ++r) {
+    const float* src = qkv_.data() + static_cast<size_t>(r) * qkv_dim_ + q_dim_;
+    const size_t dst = static_cast<size_t>(pos0 + r) * kv_dim_;
+    std::memcpy(K + dst, src, sizeof(float) * kv_dim_);
+    std::memcpy(V + dst, src + kv_dim_, sizeof(float) * kv_dim_);
+  }
+  cpu::AttentionArgs a{qkv_.data(), qkv_dim_, K, V, kv_dim_, att_.data(), q_dim_,
+                       n, pos0, c_.n_heads, c_.n_kv_heads, hd};
+  cpu::attention(a, attn_, threads_);
+  cpu::matmul(att_.data(), n, q_dim_, q_dim_, w.wo.data(), D, x, D, 1.0f, threads_);
+
+  // MLP: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x)
+  cpu::rmsnorm(x, n, D, w.ffn_norm.data(), c_.norm_eps, xn_.data(), threads_);
+  cpu::matmul(xn_.data(), n, D, D, w.wgu.data(), 2 * H, gu_.data(), 2 * H, 0.0f, threads_);
+  cpu::swiglu(gu_.data(), n, H, threads_);
+  cpu::matmul(gu_.data(), n, H, 2 * H, w.wd.data(), D, x, D, 1.0f, threads_);
+  kv.set_length(layer, pos0 + n);
+}
+
+void CpuBackend::logits(const Hidden& hid, int row0, int n, float* out) {
+  const auto& h = as_cpu(hid);
+  check_rows(h, row0, n, "logits");
+  if (n == 0) return;
+  use_threads();
+  xn_.resize(static_cast<size_t>(n) * c_.dim);
+  cpu::rmsnorm(h.row(row0), n, c_.dim, final_norm_.data(), c_.norm_eps, xn_.data(), threads_);
+  cpu::matmul(xn_.data(), n, c_.dim, c_.dim, lm_head_, c_.vocab_size, out, c_.vocab_size, 0.0f,
+              threads_);
+}
+
+std::unique_ptr<Hidden> CpuBackend::concat(std::span<const Hidden* const> parts) {
+  if (parts.empty()) fail("concat: no parts");
+  long long n = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (!parts[i]) fail("concat: null part");
+    as_cpu(*parts[i]);
+    if (i > 0 && parts[i]->pos0() != parts[i - 1]->pos0() + parts[i - 1]->n_tokens())
+      fail("concat: part " + S(static_cast<long long>(i)) + " starts at position " +
+           S(parts[i]->pos0()) + ", expected " + S(parts[i - 1]->pos0() + parts[i - 1]->n_tokens()));
+    n += parts[i]->n_tokens();
+  }
+  if (n > INT32_MAX) fail("concat: too many rows");
+  auto out = std::make_unique<CpuHidden>(static_cast<int>(n), parts[0]->pos0(), c_.dim);
+  int r = 0;
+  for (const Hidden* p : parts) {
+    const auto& x = as_cpu(*p);
+    if (x.n_tokens() > 0)
+      std::memcpy(out->row(r), x.row(0), sizeof(float) * x.n_tokens() * c_.dim);
+    r += x.n_tokens();
+  }
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(const Model& model, const BackendOptions& opt) {
+  return std::make_unique<CpuBackend>(model, opt);
+}
+
+}  // namespace eeb

@@ -1,0 +1,172 @@
+#include "backends/cpu/cpu_kernels.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace eeb::cpu {
+namespace {
+
+// 4 floats in GCC vector extensions (one SSE register): explicit SIMD for the element-wise loops,
+// which the compiler will not auto-vectorize because of the clamps below (-ftrapping-math).
+using f4 = float __attribute__((vector_size(16)));
+using i4 = int32_t __attribute__((vector_size(16)));
+inline f4 load(const float* p) {
+  f4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store(float* p, f4 v) { std::memcpy(p, &v, sizeof v); }
+inline f4 splat(float x) { return f4{} + x; }
+
+// exp(x) to about 2 ulp for x in [-87, 88] (clamped outside): exp(x) = 2^k · exp(r) with
+// k = round(x / ln 2), |r| <= ln(2) / 2, exp(r) by its degree-7 Taylor series.
+inline f4 exp4(f4 x) {
+  x = x < -87.0f ? splat(-87.0f) : x;
+  x = x > 88.0f ? splat(88.0f) : x;
+  const f4 kf = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
+  const f4 r = (x - kf * 0.693145751953125f) - kf * 1.428606820309417232e-6f;
+  f4 p = splat(1.0f / 5040);
+  for (float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f}) p = p * r + c;
+  const i4 bits = (__builtin_convertvector(kf, i4) + 127) << 23;
+  return p * std::bit_cast<f4>(bits);
+}
+inline float exp1(float x) { return exp4(splat(x))[0]; }
+
+// In-place softmax of row[0, valid), zeros in row[valid, width).
+void softmax_row(float* row, int valid, int width) {
+  f4 mv = splat(row[0]);
+  int j = 0;
+  for (; j + 4 <= valid; j += 4) {
+    const f4 v = load(row + j);
+    mv = v > mv ? v : mv;
+  }
+  float m = row[0];
+  for (int i = 0; i < 4; ++i) m = std::max(m, mv[i]);
+  for (; j < valid; ++j) m = std::max(m, row[j]);
+  f4 sv = {};
+  for (j = 0; j + 4 <= valid; j += 4) {
+    const f4 e = exp4(load(row + j) - m);
+    store(row + j, e);
+    sv += e;
+  }
+  float sum = 0;
+  for (int i = 0; i < 4; ++i) sum += sv[i];
+  for (; j < valid; ++j) sum += (row[j] = exp1(row[j] - m));
+  const float inv = 1.0f / sum;
+  for (j = 0; j < valid; ++j) row[j] *= inv;
+  std::fill(row + valid, row + width, 0.0f);
+}
+
+}  // namespace
+
+// OpenBLAS runs single-threaded (the backend sets it); the output columns (rows of W, contiguous)
+// are split over OpenMP threads in multiples of 64, one sgemm/sgemv per thread.
+void matmul(const float* X, int n, int k, int ldx, const float* W, int m, float* Y, int ldy,
+            float beta, int threads) {
+  if (n <= 0 || m <= 0) return;
+  const int parts = std::max(1, std::min(threads, m / 64));
+#pragma omp parallel num_threads(parts) if (parts > 1)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();  // nt may be < parts
+    const int per = (m / nt + 63) / 64 * 64;
+    const int m0 = std::min(m, t * per), m1 = t == nt - 1 ? m : std::min(m, m0 + per);
+    const float* w = W + static_cast<size_t>(m0) * k;
+    if (m1 > m0 && n == 1)
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, m1 - m0, k, 1.0f, w, k, X, 1, beta, Y + m0, 1);
+    else if (m1 > m0)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m1 - m0, k, 1.0f, X, ldx, w, k, beta,
+                  Y + m0, ldy);
+  }
+}
+
+void rmsnorm(const float* x, int n, int dim, const float* w, float eps, float* out, int threads) {
+#pragma omp parallel for num_threads(threads) if (n > 1) schedule(static)
+  for (int r = 0; r < n; ++r) {
+    const float* xr = x + static_cast<size_t>(r) * dim;
+    float* o = out + static_cast<size_t>(r) * dim;
+    double ss = 0;
+    for (int i = 0; i < dim; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    const float inv = static_cast<float>(1.0 / std::sqrt(ss / dim + eps));
+#pragma omp simd
+    for (int i = 0; i < dim; ++i) o[i] = xr[i] * inv * w[i];
+  }
+}
+
+void rope(float* x, int n, int ld, int heads, int hd, int pos0, const float* cos_t,
+          const float* sin_t, int threads) {
+  const int half = hd / 2;
+#pragma omp parallel for num_threads(threads) if (n > 1) schedule(static)
+  for (int r = 0; r < n; ++r) {
+    const float* c = cos_t + static_cast<size_t>(pos0 + r) * half;
+    const float* s = sin_t + static_cast<size_t>(pos0 + r) * half;
+    for (int h = 0; h < heads; ++h) {
+      float* p = x + static_cast<size_t>(r) * ld + static_cast<size_t>(h) * hd;
+#pragma omp simd
+      for (int i = 0; i < half; ++i) {
+        const float a = p[i], b = p[i + half];
+        p[i] = a * c[i] - b * s[i];
+        p[i + half] = b * c[i] + a * s[i];
+      }
+    }
+  }
+}
+
+void swiglu(float* gu, int n, int H, int threads) {
+#pragma omp parallel for num_threads(threads) if (n > 1) schedule(static)
+  for (int r = 0; r < n; ++r) {
+    float* g = gu + static_cast<size_t>(r) * 2 * H;
+    const float* u = g + H;
+    int j = 0;
+    for (; j + 4 <= H; j += 4) {
+      const f4 x = load(g + j);
+      store(g + j, x / (1.0f + exp4(-x)) * load(u + j));
+    }
+    for (; j < H; ++j) g[j] = g[j] / (1.0f + exp1(-g[j])) * u[j];
+  }
+}
+
+// Tasks of (kv head g, chunk of up to 64 rows) run in parallel. A task gathers the query rows of
+// g's `group` heads as a [rows · group, hd] block (row index r · group + head-in-group), computes
+// S = scale · Q Kᵀ over the positions the chunk can see, the causal softmax, and O = S V (two
+// single-threaded sgemms), then scatters O into the output. Chunks skip most of the masked triangle.
+void attention(const AttentionArgs& a, AttentionScratch& sc, int threads) {
+  const int group = a.n_heads / a.n_kv_heads, hd = a.hd, gw = group * hd;
+  const int chunk = std::min(a.n, 64), n_chunks = (a.n + chunk - 1) / chunk;
+  const int tasks = a.n_kv_heads * n_chunks;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const size_t per_q = static_cast<size_t>(chunk) * gw;
+  const size_t per_s = static_cast<size_t>(chunk) * group * (static_cast<size_t>(a.pos0) + a.n);
+  const int nt = std::max(1, std::min(threads, tasks));
+  sc.q.resize(nt * per_q);
+  sc.o.resize(nt * per_q);
+  sc.s.resize(nt * per_s);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
+  for (int task = 0; task < tasks; ++task) {
+    const int tid = nt > 1 ? omp_get_thread_num() : 0;
+    float* Q = &sc.q[tid * per_q];
+    float* O = &sc.o[tid * per_q];
+    float* S = &sc.s[tid * per_s];
+    const int g = task % a.n_kv_heads, r0 = task / a.n_kv_heads * chunk;
+    const int r1 = std::min(a.n, r0 + chunk), rows = (r1 - r0) * group, width = a.pos0 + r1;
+    for (int r = r0; r < r1; ++r)
+      std::memcpy(Q + static_cast<size_t>(r - r0) * gw,
+                  a.q + static_cast<size_t>(r) * a.ldq + g * gw, gw * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, width, hd, scale, Q, hd,
+                a.k + g * hd, a.ldkv, 0.0f, S, width);
+    for (int i = 0; i < rows; ++i)
+      softmax_row(S + static_cast<size_t>(i) * width, a.pos0 + r0 + i / group + 1, width);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, width, 1.0f, S, width,
+                a.v + g * hd, a.ldkv, 0.0f, O, hd);
+    for (int r = r0; r < r1; ++r)
+      std::memcpy(a.out + static_cast<size_t>(r) * a.ldo + g * gw,
+                  O + static_cast<size_t>(r - r0) * gw, gw * sizeof(float));
+  }
+}
+
+}  // namespace eeb::cpu

@@ -1,0 +1,31 @@
+// The eebench subcommands. main.cpp parses the command line (CLI11) into these structs.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace eeb {
+
+struct RunArgs {
+  std::string model, tokenizer, task, strategy = "full", params = "{}", backend = "cpu";
+  std::string data = "data", split, db = "results/eebench.db", dtype = "f32";
+  std::vector<std::string> subjects, sweeps;
+  int shots = -1, limit = 0, threads = 0;
+  int reps = 3, warmup = 2, max_new_tokens = 64;
+  unsigned long seed = 1234;
+  long resume = 0;  // run id to finish
+  bool quiet = false;
+  std::string command_line;
+};
+int cmd_run(RunArgs a);
+
+struct LogitsArgs {
+  std::string model, tokenizer, prompt, backend = "cpu", dtype = "f32";
+  int top = 5, threads = 0;
+  bool json = false, no_bos = false;
+};
+int cmd_logits(const LogitsArgs& a);
+
+int cmd_list(const std::string& what, const std::string& db);
+int cmd_show(long run, const std::string& db, bool samples);
+
+}  // namespace eeb

@@ -1,0 +1,28 @@
+// Aggregate metrics of a trial from its per-sample records (lm-eval definitions where they exist).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "strategies/strategy.h"
+
+namespace eeb {
+
+struct MetricValue {
+  std::string name;
+  std::string group;  // "" = overall; else e.g. an MMLU subject
+  double value = 0;
+  double stderr_ = -1;  // < 0: none
+  long n = 0;
+  nlohmann::json detail = nlohmann::json::object();  // e.g. confidence interval, what was timed
+};
+
+// Mean and its standard error (sample std, ddof = 1, over sqrt(n)) as lm-eval's mean_stderr.
+void mean_stderr(const std::vector<double>& xs, double* mean, double* se);
+
+// acc, acc_norm (overall weighted by documents; with groups also per group and acc_macro /
+// acc_norm_macro = unweighted mean over groups), avg_layers, pruning_ratio = 1 - avg_layers / L,
+// lm_head_calls, model_seconds.
+std::vector<MetricValue> classification_metrics(const std::vector<SampleRecord>& samples,
+                                                int n_layers);
+
+}  // namespace eeb

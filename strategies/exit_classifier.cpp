@@ -1,0 +1,153 @@
+#include "strategies/exit_classifier.h"
+
+#include <linear.h>
+#include <xxhash.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "harness/error.h"
+
+namespace eeb {
+
+ExitTrainingData collect_exit_features(Backend& b, const std::vector<Request>& reqs) {
+  const int L = b.config().n_layers;
+  ExitTrainingData d;
+  for (const auto& req : reqs) {
+    const int n = static_cast<int>(req.context.size());
+    auto kv = b.new_cache(n);
+    auto h = b.embed(req.context, 0);
+    std::vector<ExitFeatures> f(L);
+    for (int l = 0; l < L; ++l) {
+      b.run_layer(l, *h, *kv);
+      f[l] = b.exit_features(*h, n - 1);
+    }
+    for (int l = 0; l < L - 1; ++l) {
+      d.x.push_back({double(f[l].gap()), double(f[l].p1)});
+      d.y.push_back(f[l].top1 == f[L - 1].top1 ? 1 : 0);
+      d.layer.push_back(l + 1);
+    }
+  }
+  return d;
+}
+
+static void quiet(const char*) {}
+
+ExitClassifier train_exit_classifier(const ExitTrainingData& d, const std::string& solver,
+                                     double C) {
+  if (solver != "svm" && solver != "logreg")
+    throw Error("adainfer: solver must be 'svm' or 'logreg', not '" + solver + "'");
+  const int n = static_cast<int>(d.y.size());
+  long pos = 0;
+  for (int y : d.y) pos += y;
+  ExitClassifier c;
+  c.solver = solver;
+  c.C = C;
+  c.training = {{"rows", n}, {"positives", pos}};
+  if (n == 0) throw Error("adainfer: no training rows (empty training split?)");
+  if (pos == 0 || pos == n) {
+    // One class only: a constant decision (never / always stop), stated in the training record.
+    c.bias = pos == n ? 1.0 : -1.0;
+    c.training["note"] = "single class in training data: constant decision";
+    c.training["train_accuracy"] = 1.0;
+    return c;
+  }
+  // liblinear problem: 2 features + bias term.
+  std::vector<feature_node> nodes(size_t(n) * 4);
+  std::vector<feature_node*> rows(n);
+  std::vector<double> ys(n);
+  for (int i = 0; i < n; ++i) {
+    feature_node* r = &nodes[size_t(i) * 4];
+    r[0] = {1, d.x[i][0]};
+    r[1] = {2, d.x[i][1]};
+    r[2] = {3, 1.0};  // bias feature (prob.bias)
+    r[3] = {-1, 0};
+    rows[i] = r;
+    ys[i] = d.y[i] ? 1 : -1;
+  }
+  problem prob{};
+  prob.l = n;
+  prob.n = 3;
+  prob.y = ys.data();
+  prob.x = rows.data();
+  prob.bias = 1.0;
+  int labels[2] = {1, -1};
+  double weights[2] = {double(n) / (2.0 * pos), double(n) / (2.0 * (n - pos))};  // balanced
+  parameter param{};
+  param.solver_type = solver == "svm" ? L2R_L2LOSS_SVC_DUAL : L2R_LR;
+  param.eps = solver == "svm" ? 0.1 : 0.01;
+  param.C = C;
+  param.nr_weight = 2;
+  param.weight_label = labels;
+  param.weight = weights;
+  if (const char* err = check_parameter(&prob, &param)) throw Error(std::string("liblinear: ") + err);
+  set_print_string_function(quiet);
+  model* m = train(&prob, &param);
+  // Decision values are for m->label[0]; orient them so > 0 means "stop" (label 1).
+  const double sign = m->label[0] == 1 ? 1.0 : -1.0;
+  c.w = {sign * m->w[0], sign * m->w[1]};
+  c.bias = sign * m->w[2] * prob.bias;
+  free_and_destroy_model(&m);
+  long correct = 0;
+  for (int i = 0; i < n; ++i) {
+    double v = c.w[0] * d.x[i][0] + c.w[1] * d.x[i][1] + c.bias;
+    correct += (v > 0) == (d.y[i] == 1);
+  }
+  c.training["train_accuracy"] = double(correct) / n;
+  return c;
+}
+
+nlohmann::json ExitClassifier::to_json() const {
+  return {{"format", "eebench-exit-classifier-1"}, {"features", {"gap", "top_prob"}},
+          {"solver", solver}, {"C", C}, {"w", w}, {"bias", bias}, {"training", training}};
+}
+
+ExitClassifier ExitClassifier::from_json(const nlohmann::json& j, const std::string& file) {
+  try {
+    if (j.at("format") != "eebench-exit-classifier-1")
+      throw Error(file, "not an eebench exit classifier (format field)");
+    ExitClassifier c;
+    c.solver = j.at("solver").get<std::string>();
+    c.C = j.at("C").get<double>();
+    auto w = j.at("w").get<std::vector<double>>();
+    if (w.size() != 2) throw Error(file, "classifier needs 2 weights, has " + std::to_string(w.size()));
+    c.w = {w[0], w[1]};
+    c.bias = j.at("bias").get<double>();
+    if (j.contains("training")) c.training = j["training"];
+    return c;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(file, std::string("bad exit classifier: ") + e.what());
+  }
+}
+
+void ExitClassifier::save(const std::string& path) const {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    if (!f) throw Error(path, "cannot write classifier");
+    f << to_json().dump(2) << "\n";
+    if (!f) throw Error(path, "cannot write classifier");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(path, "cannot write classifier");
+}
+
+ExitClassifier ExitClassifier::load(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw Error(path, "cannot open classifier file");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded()) throw Error(path, "classifier file is not JSON");
+  return from_json(j, path);
+}
+
+std::string ExitClassifier::hash() const {
+  std::string s = to_json().dump();
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx",
+                static_cast<unsigned long long>(XXH3_64bits(s.data(), s.size())));
+  return buf;
+}
+
+}  // namespace eeb

@@ -1,0 +1,63 @@
+// The strategy that runs any ExitPolicy (see exit_policy.h).
+#include "harness/error.h"
+#include "strategies/exit_policy.h"
+#include "strategies/record.h"
+
+namespace eeb {
+namespace {
+
+class ExitStrategy : public Strategy {
+ public:
+  explicit ExitStrategy(std::unique_ptr<ExitPolicy> p) : p_(std::move(p)) {}
+  std::string name() const override { return p_->name(); }
+  nlohmann::json params() const override { return p_->params(); }
+  void prepare(RunContext& ctx, const Task& t, const TaskOptions& o) override {
+    p_->prepare(ctx, t, o);
+  }
+
+  SampleRecord score(RunContext& ctx, const Request& req) override {
+    auto& b = ctx.backend;
+    const int L = b.config().n_layers;
+    const int n_ctx = static_cast<int>(req.context.size());
+    if (n_ctx == 0) throw Error("request " + std::to_string(req.index) + ": empty context");
+    size_t max_cont = 0;
+    for (const auto& c : req.continuations) max_cont = std::max(max_cont, c.size());
+    auto timer = b.new_timer();
+    timer->start();
+    auto kv = b.new_cache(n_ctx + static_cast<int>(max_cont));
+    auto h = b.embed(req.context, 0);
+    int k = 0;
+    int checks = 0;
+    nlohmann::json trace = nlohmann::json::array();
+    while (k < L) {
+      b.run_layer(k, *h, *kv);
+      ++k;
+      if (k == L) break;
+      ExitFeatures f;
+      if (p_->needs_features()) {
+        f = b.exit_features(*h, n_ctx - 1);
+        ++checks;
+      }
+      if (p_->should_exit(k, f)) break;
+    }
+    auto last = b.slice(*h, n_ctx - 1, 1);
+    auto plan = first_layers(k);
+    auto s = score_continuations(b, req, plan, *kv, *last);
+    double t = timer->stop_seconds();
+    auto r = make_record(req, s, k, t);
+    r.lm_head_calls = checks;
+    r.extra["exit_layer"] = k;
+    return r;
+  }
+
+ private:
+  std::unique_ptr<ExitPolicy> p_;
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> make_exit_strategy(std::unique_ptr<ExitPolicy> policy) {
+  return std::make_unique<ExitStrategy>(std::move(policy));
+}
+
+}  // namespace eeb

@@ -1,0 +1,108 @@
+// Layer lesions (Lad et al.): delete layer i (its residual update skipped) or swap layers i and i+1,
+// and measure against full depth at the scoring position: KL(p_full || p_lesion) of the next-token
+// distributions, top-1 agreement, entropy difference (H_lesion - H_full), and task accuracy.
+// The full-depth reference pass is not timed.
+#include <cmath>
+
+#include "harness/error.h"
+#include "strategies/builtin.h"
+#include "strategies/record.h"
+
+namespace eeb {
+namespace {
+
+struct Dist {
+  std::vector<double> logp;
+  int top1 = 0;
+  double entropy = 0;
+};
+
+Dist distribution(const std::vector<float>& logits) {
+  Dist d;
+  double mx = -INFINITY;
+  for (size_t i = 0; i < logits.size(); ++i)
+    if (logits[i] > mx) mx = logits[i], d.top1 = static_cast<int>(i);
+  double z = 0;
+  for (float x : logits) z += std::exp(double(x) - mx);
+  const double lz = mx + std::log(z);
+  d.logp.resize(logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) {
+    d.logp[i] = double(logits[i]) - lz;
+    d.entropy -= std::exp(d.logp[i]) * d.logp[i];
+  }
+  return d;
+}
+
+class Lesion : public Strategy {
+ public:
+  Lesion(std::string op, int layer) : op_(std::move(op)), layer_(layer) {}
+  std::string name() const override { return "lesion"; }
+  nlohmann::json params() const override { return {{"op", op_}, {"layer", layer_}}; }
+
+  void prepare(RunContext& ctx, const Task&, const TaskOptions&) override {
+    const int L = ctx.backend.config().n_layers;
+    const int max = op_ == "swap" ? L - 2 : L - 1;
+    if (layer_ < 0 || layer_ > max)
+      throw Error("strategy lesion: layer must be in [0, " + std::to_string(max) + "] for " + op_);
+    plan_.clear();
+    for (int l = 0; l < L; ++l) {
+      if (op_ == "delete" && l == layer_) continue;
+      plan_.push_back(l);
+    }
+    if (op_ == "swap") std::swap(plan_[layer_], plan_[layer_ + 1]);
+  }
+
+  SampleRecord score(RunContext& ctx, const Request& req) override {
+    auto& b = ctx.backend;
+    const int L = b.config().n_layers, V = b.config().vocab_size;
+    const int n = static_cast<int>(req.context.size());
+    size_t max_cont = 0;
+    for (const auto& c : req.continuations) max_cont = std::max(max_cont, c.size());
+    std::vector<float> logits(V);
+
+    auto timer = b.new_timer();
+    timer->start();
+    auto kv = b.new_cache(n + static_cast<int>(max_cont));
+    auto h = b.embed(req.context, 0);
+    for (int l : plan_) b.run_layer(l, *h, *kv);
+    auto last = b.slice(*h, n - 1, 1);
+    auto s = score_continuations(b, req, plan_, *kv, *last);
+    double t = timer->stop_seconds();
+    b.logits(*last, 0, 1, logits.data());
+    Dist les = distribution(logits);
+
+    // Full-depth reference (untimed).
+    auto kv2 = b.new_cache(n);
+    auto h2 = b.embed(req.context, 0);
+    for (int l = 0; l < L; ++l) b.run_layer(l, *h2, *kv2);
+    b.logits(*h2, n - 1, 1, logits.data());
+    Dist full = distribution(logits);
+
+    double kl = 0;
+    for (int i = 0; i < V; ++i) kl += std::exp(full.logp[i]) * (full.logp[i] - les.logp[i]);
+    auto r = make_record(req, s, static_cast<double>(plan_.size()), t);
+    r.extra["kl"] = std::max(0.0, kl);
+    r.extra["top1_agree"] = full.top1 == les.top1 ? 1 : 0;
+    r.extra["entropy_diff"] = les.entropy - full.entropy;
+    return r;
+  }
+
+ private:
+  std::string op_;
+  int layer_;
+  std::vector<int> plan_;
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> make_lesion(const nlohmann::json& p) {
+  check_params(p, {"op", "layer"}, "lesion");
+  std::string op = p.value("op", std::string("delete"));
+  if (op != "delete" && op != "swap")
+    throw Error("strategy lesion: op must be 'delete' or 'swap', not '" + op + "'");
+  if (!p.contains("layer") || !p["layer"].is_number_integer())
+    throw Error("strategy lesion: needs an integer parameter 'layer'");
+  return std::make_unique<Lesion>(op, p["layer"].get<int>());
+}
+
+}  // namespace eeb

@@ -1,0 +1,24 @@
+// Builds a SampleRecord from choice scores, so every strategy fills predictions the same way.
+#pragma once
+#include "strategies/scoring.h"
+#include "strategies/strategy.h"
+
+namespace eeb {
+
+inline SampleRecord make_record(const Request& req, const ChoiceScores& s, double layers,
+                                double seconds) {
+  SampleRecord r;
+  r.index = req.index;
+  r.doc_id = req.doc->id;
+  r.group = req.doc->group;
+  r.gold = req.doc->gold;
+  r.loglik = s.loglik;
+  r.is_greedy = s.is_greedy;
+  r.pred = argmax_choice(s.loglik);
+  r.pred_norm = argmax_choice_norm(s.loglik, req.doc->choices);
+  r.layers_executed = layers;
+  r.seconds = seconds;
+  return r;
+}
+
+}  // namespace eeb

@@ -1,0 +1,102 @@
+#include "strategies/scoring.h"
+
+#include <numeric>
+
+#include "harness/error.h"
+
+namespace eeb {
+
+std::vector<int> all_layers(int n_layers) { return first_layers(n_layers); }
+
+std::vector<int> first_layers(int k) {
+  std::vector<int> p(k);
+  std::iota(p.begin(), p.end(), 0);
+  return p;
+}
+
+static int max_continuation(const Request& req) {
+  size_t m = 0;
+  for (const auto& c : req.continuations) m = std::max(m, c.size());
+  return static_cast<int>(m);
+}
+
+static void run_plan(Backend& b, std::span<const int> plan, Hidden& h, KVCache& kv) {
+  for (int l : plan) b.run_layer(l, h, kv);
+}
+
+ChoiceScores score_continuations(Backend& b, const Request& req, std::span<const int> plan,
+                                 KVCache& kv, const Hidden& ctx_last) {
+  const int n_ctx = static_cast<int>(req.context.size());
+  const int L = b.config().n_layers;
+  ChoiceScores out;
+  for (const auto& cont : req.continuations) {
+    if (cont.empty()) throw Error("request " + std::to_string(req.index) + ": empty continuation");
+    double sum = 0;
+    bool greedy = true;
+    double lp = 0;
+    int32_t top = -1;
+    b.token_logprobs(ctx_last, 0, std::span<const int32_t>(cont.data(), 1), &lp, &top);
+    sum += lp;
+    greedy = top == cont[0];
+    const int k = static_cast<int>(cont.size());
+    if (k > 1) {
+      // Feed continuation tokens 0..k-2 after the context; row j predicts token j+1.
+      auto h = b.embed(std::span<const int32_t>(cont.data(), k - 1), n_ctx);
+      run_plan(b, plan, *h, kv);
+      std::vector<double> lps(k - 1);
+      std::vector<int32_t> tops(k - 1);
+      b.token_logprobs(*h, 0, std::span<const int32_t>(cont.data() + 1, k - 1), lps.data(),
+                       tops.data());
+      for (int j = 0; j < k - 1; ++j) {
+        sum += lps[j];
+        greedy = greedy && tops[j] == cont[j + 1];
+      }
+      kv.truncate_all(n_ctx, L);
+    }
+    out.loglik.push_back(sum);
+    out.is_greedy.push_back(greedy);
+  }
+  return out;
+}
+
+ChoiceScores score_choices(Backend& b, const Request& req, std::span<const int> plan) {
+  const int n_ctx = static_cast<int>(req.context.size());
+  if (n_ctx == 0) throw Error("request " + std::to_string(req.index) + ": empty context");
+  auto kv = b.new_cache(n_ctx + max_continuation(req));
+  auto h = b.embed(req.context, 0);
+  run_plan(b, plan, *h, *kv);
+  auto last = b.slice(*h, n_ctx - 1, 1);
+  return score_continuations(b, req, plan, *kv, *last);
+}
+
+int argmax_choice(const std::vector<double>& ll) {
+  int best = 0;
+  for (int i = 1; i < static_cast<int>(ll.size()); ++i)
+    if (ll[i] > ll[best]) best = i;
+  return ll.empty() ? -1 : best;
+}
+
+int argmax_choice_norm(const std::vector<double>& ll, const std::vector<std::string>& choices) {
+  std::vector<double> norm(ll.size());
+  for (size_t i = 0; i < ll.size(); ++i)
+    norm[i] = ll[i] / static_cast<double>(std::max<size_t>(1, choices.at(i).size()));
+  return argmax_choice(norm);
+}
+
+std::vector<std::vector<double>> per_exit_logliks(Backend& b, const Request& req) {
+  const int L = b.config().n_layers;
+  const int n_ctx = static_cast<int>(req.context.size());
+  auto kv = b.new_cache(n_ctx + max_continuation(req));
+  auto h = b.embed(req.context, 0);
+  std::vector<std::vector<double>> out;
+  for (int k = 1; k <= L; ++k) {
+    b.run_layer(k - 1, *h, *kv);
+    auto last = b.slice(*h, n_ctx - 1, 1);
+    // Layers >= k have no cache for the context yet, so continuations only use layers < k.
+    auto plan = first_layers(k);
+    out.push_back(score_continuations(b, req, plan, *kv, *last).loglik);
+  }
+  return out;
+}
+
+}  // namespace eeb

@@ -1,0 +1,26 @@
+// The built-in tasks (see docs/TASKS.md for the prompts and where they were checked against
+// lm-evaluation-harness).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tasks/task.h"
+
+namespace eeb {
+
+std::unique_ptr<Task> make_sst2_task();
+std::unique_ptr<Task> make_mmlu_task();
+
+// The 57 MMLU subjects, in lm-eval's (alphabetical) order.
+const std::vector<std::string>& mmlu_subjects();
+
+// Shared by the tasks: few-shot prompt assembly as lm-eval renders it without a chat template:
+// description + Σ (example_text + target_delimiter + example_answer + fewshot_delimiter) + doc_text.
+inline constexpr const char* kTargetDelimiter = " ";
+inline constexpr const char* kFewshotDelimiter = "\n\n";
+
+// Throws Error unless the generic options make sense (data_dir given, shots >= -1, limit >= 0).
+void check_task_options(const TaskOptions& opt, const std::string& task);
+
+}  // namespace eeb

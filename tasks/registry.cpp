@@ -1,0 +1,105 @@
+// Task registry, template hashes and lm-eval-exact tokenization of multiple-choice requests.
+#include <xxhash.h>
+
+#include <cstdio>
+
+#include "harness/error.h"
+#include "harness/tokenizer.h"
+#include "tasks/builtin.h"
+#include "tasks/generation.h"
+#include "tasks/task.h"
+#include "tasks/text.h"
+
+namespace eeb {
+
+namespace {
+
+struct Entry {
+  const char* name;
+  const char* description;
+  std::unique_ptr<Task> (*make)();
+};
+
+const std::vector<Entry>& entries() {
+  static const std::vector<Entry> e = {
+      {"sst2", "GLUE SST-2 sentiment, lm-eval sst2 prompt; splits dev (default), train, test_labeled",
+       &make_sst2_task},
+      {"mmlu", "MMLU, 57 subjects, lm-eval default template; split test (default), shots from dev",
+       &make_mmlu_task},
+      {"prompts", "generation: <data>/prompts/<split>.jsonl {prompt, reference}; ROUGE, exact match vs full",
+       [] { return make_generation_task("prompts"); }},
+      {"cnn_dailymail", "generation: CNN/DailyMail {article, highlights}, 'Article: ...\\nSummary:'",
+       [] { return make_generation_task("cnn_dailymail"); }},
+      {"xsum", "generation: XSum {document, summary}, 'Article: ...\\nSummary:'",
+       [] { return make_generation_task("xsum"); }},
+  };
+  return e;
+}
+
+}  // namespace
+
+void check_task_options(const TaskOptions& opt, const std::string& task) {
+  if (opt.data_dir.empty()) throw Error(task + ": no data directory given");
+  if (opt.shots < -1) throw Error(task + ": shots must be >= 0 (got " + std::to_string(opt.shots) + ")");
+  if (opt.limit < 0) throw Error(task + ": limit must be >= 0 (got " + std::to_string(opt.limit) + ")");
+}
+
+std::vector<TaskInfo> list_tasks() {
+  std::vector<TaskInfo> out;
+  for (const auto& e : entries()) out.push_back({e.name, e.description});
+  return out;
+}
+
+std::unique_ptr<Task> make_task(const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& e : entries()) {
+    if (name == e.name) return e.make();
+    names.push_back(e.name);
+  }
+  throw Error("unknown task '" + name + "' (known: " + join(names, ", ") + ")");
+}
+
+std::string template_hash(const Task& t) {
+  const std::string text = t.template_text();
+  const XXH64_hash_t h = XXH3_64bits(text.data(), text.size());
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+// lm-eval's LM._encode_pair for causal models (lm_eval/api/model.py):
+//   n_spaces = len(context) - len(context.rstrip())
+//   if n_spaces > 0: continuation = context[-n_spaces:] + continuation; context = context[:-n_spaces]
+//   whole_enc = tok_encode(context + continuation); context_enc = tok_encode(context)
+//   continuation_enc = whole_enc[len(context_enc):]
+Request make_request(const Doc& doc, int index, const Tokenizer& tok, bool add_bos) {
+  const std::string where = "document " + doc.id;
+  if (doc.choices.empty()) throw Error(where + ": no choices");
+  const size_t n_ws = py_rstrip_bytes(doc.context);
+  const std::string context = doc.context.substr(0, doc.context.size() - n_ws);
+  const std::string moved = doc.context.substr(context.size());
+
+  Request r;
+  r.index = index;
+  r.doc = &doc;
+  const std::vector<int> ctx = tok.encode(context);
+  if (add_bos) {
+    const int bos = tok.bos();
+    if (bos < 0) throw Error(where + ": the tokenizer has no BOS token (run without BOS)");
+    r.context.push_back(bos);
+  }
+  r.context.insert(r.context.end(), ctx.begin(), ctx.end());
+  if (r.context.empty())
+    throw Error(where + ": empty context and no BOS token: nothing to condition the choices on");
+
+  for (size_t c = 0; c < doc.choices.size(); ++c) {
+    const std::vector<int> whole = tok.encode(context + moved + doc.choices[c]);
+    if (whole.size() <= ctx.size())
+      throw Error(where + ": choice " + std::to_string(c) + " ('" + doc.choices[c] +
+                  "') has no tokens after the context");
+    r.continuations.emplace_back(whole.begin() + static_cast<std::ptrdiff_t>(ctx.size()), whole.end());
+  }
+  return r;
+}
+
+}  // namespace eeb

@@ -1,0 +1,108 @@
+// GLUE SST-2 with lm-evaluation-harness's sst2 prompt (lm_eval/tasks/glue/sst2/default.yaml):
+//   doc_to_text: "{{sentence}}\nQuestion: Is this sentence positive or negative?\nAnswer:"
+//   doc_to_choice: ["negative", "positive"], doc_to_target: label, target_delimiter " ".
+#include <filesystem>
+
+#include "harness/error.h"
+#include "tasks/builtin.h"
+#include "tasks/table.h"
+#include "tasks/text.h"
+
+namespace eeb {
+
+namespace {
+
+struct Sst2Item {
+  std::string sentence;
+  int label = 0;
+  bool operator==(const Sst2Item&) const = default;
+};
+
+constexpr const char* kQuestion = "\nQuestion: Is this sentence positive or negative?\nAnswer:";
+const std::vector<std::string> kAnswers = {"negative", "positive"};  // doc_to_choice
+
+std::string doc_text(const Sst2Item& it) { return it.sentence + kQuestion; }
+
+// The file of a split name: lm-eval's "validation" is GLUE's dev.tsv.
+std::string split_file(const std::string& split) {
+  if (split == "dev" || split == "validation") return "dev";
+  if (split == "train" || split == "test_labeled") return split;
+  throw Error("sst2: unknown split '" + split + "' (known: dev (= validation), train, test_labeled)");
+}
+
+std::vector<Sst2Item> read_split(const std::string& data_dir, const std::string& file) {
+  const std::string path = (std::filesystem::path(data_dir) / "sst2" / (file + ".tsv")).string();
+  const auto rows = read_tsv(path, 2);
+  const auto& h = rows.front();
+  if (h.fields[0] != "sentence" || h.fields[1] != "label")
+    throw Error(path + ":" + std::to_string(h.line), "expected the header 'sentence<TAB>label'");
+  std::vector<Sst2Item> items;
+  items.reserve(rows.size() - 1);
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    const std::string& l = r.fields[1];
+    if (l != "0" && l != "1")
+      throw Error(path + ":" + std::to_string(r.line), "bad label '" + l + "' (expected 0 or 1)");
+    items.push_back({r.fields[0], l == "1" ? 1 : 0});
+  }
+  if (items.empty()) throw Error(path, "no sentences");
+  return items;
+}
+
+class Sst2Task final : public Task {
+ public:
+  std::string name() const override { return "sst2"; }
+  std::string version() const override { return "1.0"; }
+  std::string default_split() const override { return "dev"; }
+  std::string template_text() const override {
+    return std::string("task: sst2 (lm-eval glue/sst2/default.yaml)\n") +
+           "doc_to_text: {{sentence}}" + kQuestion + "\n" +
+           "choices: [\" negative\", \" positive\"] (doc_to_choice with target_delimiter \" \")\n" +
+           "gold: label (0 negative, 1 positive)\n" +
+           "fewshot: first k documents of train, each doc_to_text + \" \" + choice, "
+           "followed by \"\\n\\n\"\n";
+  }
+
+  std::vector<Doc> load(const TaskOptions& opt) const override {
+    check_task_options(opt, name());
+    const std::string split = split_file(opt.split.empty() ? default_split() : opt.split);
+    const int shots = opt.shots < 0 ? default_shots() : opt.shots;
+    const auto items = read_split(opt.data_dir, split);
+    std::vector<Sst2Item> pool;
+    if (shots > 0) {
+      pool = split == "train" ? items : read_split(opt.data_dir, "train");
+      if (pool.size() < static_cast<size_t>(shots) + (split == "train" ? 1 : 0))
+        throw Error((std::filesystem::path(opt.data_dir) / "sst2" / "train.tsv").string(),
+                    "only " + std::to_string(pool.size()) + " examples for " +
+                        std::to_string(shots) + " shots");
+    }
+    const size_t n = opt.limit > 0 ? std::min(items.size(), static_cast<size_t>(opt.limit)) : items.size();
+    std::vector<Doc> docs;
+    docs.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      const Sst2Item& it = items[i];
+      Doc d;
+      d.id = split + ":" + std::to_string(i);
+      // First k examples; when evaluating train itself, the document is left out (lm-eval's
+      // rm_eval_doc, which compares documents by value).
+      int taken = 0;
+      for (size_t j = 0; j < pool.size() && taken < shots; ++j) {
+        if (split == "train" && pool[j] == it) continue;
+        d.context += doc_text(pool[j]) + kTargetDelimiter + kAnswers[pool[j].label] + kFewshotDelimiter;
+        ++taken;
+      }
+      if (taken < shots) throw Error("sst2: not enough few-shot examples for document " + d.id);
+      d.context += doc_text(it);
+      for (const auto& a : kAnswers) d.choices.push_back(kTargetDelimiter + a);
+      d.gold = it.label;
+      docs.push_back(std::move(d));
+    }
+    return docs;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Task> make_sst2_task() { return std::make_unique<Sst2Task>(); }
+
+}  // namespace eeb

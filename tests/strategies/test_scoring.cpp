@@ -1,0 +1,172 @@
+// Strategy-level checks against the naive float64 reference forward (tests/cpu/reference.h):
+// choice log-likelihoods under arbitrary layer plans, exit policies, the oracle, lesions.
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "backends/backend.h"
+#include "strategies/builtin.h"
+#include "strategies/scoring.h"
+#include "tests/cpu/reference.h"
+#include "tests/random_model.h"
+
+using namespace eeb;
+using namespace eeb::testing;
+
+namespace {
+
+// log-softmax of one row of reference logits.
+std::vector<double> ref_logsoftmax(const Vec& logits, int row, int V) {
+  std::vector<double> out(V);
+  double mx = -INFINITY;
+  for (int i = 0; i < V; ++i) mx = std::max(mx, logits[size_t(row) * V + i]);
+  double z = 0;
+  for (int i = 0; i < V; ++i) z += std::exp(logits[size_t(row) * V + i] - mx);
+  for (int i = 0; i < V; ++i) out[i] = logits[size_t(row) * V + i] - mx - std::log(z);
+  return out;
+}
+
+// Reference loglik of a continuation after a context, running `plan` over the whole sequence.
+double ref_loglik(const RefModel& rm, const std::vector<int32_t>& ctx,
+                  const std::vector<int32_t>& cont, const std::vector<int>& plan) {
+  std::vector<int32_t> seq = ctx;
+  seq.insert(seq.end(), cont.begin(), cont.end());
+  const int n = static_cast<int>(seq.size());
+  auto hs = ref_hiddens(rm, seq, plan);
+  auto logits = ref_logits(rm, hs.back(), n);
+  double s = 0;
+  for (size_t j = 0; j < cont.size(); ++j) {
+    int row = static_cast<int>(ctx.size() + j) - 1;
+    s += ref_logsoftmax(logits, row, rm.c.vocab_size)[cont[j]];
+  }
+  return s;
+}
+
+struct Fixture {
+  ModelConfig cfg = tiny_config(4, 32, 4, 2, 48, 64);
+  Model model = random_model(cfg, 7);
+  RefModel rm{model};
+  std::unique_ptr<Backend> b = make_backend("cpu", model, BackendOptions{});
+  Doc doc;
+  Request req;
+  Fixture() {
+    doc.id = "t:0";
+    doc.choices = {" a", " bb", " ccc"};
+    doc.gold = 1;
+    req.doc = &doc;
+    req.context = random_tokens(9, cfg.vocab_size, 3);
+    req.continuations = {{5}, {7, 9}, {11, 12, 13}};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("score_choices equals the float64 reference for any layer plan", "[scoring]") {
+  Fixture f;
+  std::vector<std::vector<int>> plans = {{0, 1, 2, 3}, {0, 2, 3}, {1, 0, 2, 3}, {0, 1}, {3}};
+  for (const auto& plan : plans) {
+    auto s = score_choices(*f.b, f.req, plan);
+    REQUIRE(s.loglik.size() == 3);
+    for (int c = 0; c < 3; ++c) {
+      double ref = ref_loglik(f.rm, f.req.context, f.req.continuations[c], plan);
+      INFO("plan size " << plan.size() << " choice " << c);
+      CHECK(s.loglik[c] == Approx(ref).margin(1e-4));
+    }
+  }
+}
+
+TEST_CASE("per_exit_logliks equals scoring with the first k layers", "[scoring]") {
+  Fixture f;
+  auto per = per_exit_logliks(*f.b, f.req);
+  REQUIRE(per.size() == 4);
+  for (int k = 1; k <= 4; ++k)
+    for (int c = 0; c < 3; ++c)
+      CHECK(per[k - 1][c] ==
+            Approx(ref_loglik(f.rm, f.req.context, f.req.continuations[c], testing::all_layers(k))).margin(1e-4));
+}
+
+TEST_CASE("is_greedy flags agree with the reference argmax", "[scoring]") {
+  Fixture f;
+  // Make choice 0 the reference's greedy token after the context.
+  auto hs = ref_hiddens(f.rm, f.req.context, testing::all_layers(4));
+  auto logits = ref_logits(f.rm, hs.back(), static_cast<int>(f.req.context.size()));
+  auto lp = ref_logsoftmax(logits, static_cast<int>(f.req.context.size()) - 1, f.cfg.vocab_size);
+  int top = static_cast<int>(std::max_element(lp.begin(), lp.end()) - lp.begin());
+  f.req.continuations[0] = {top};
+  f.req.continuations[1] = {(top + 1) % f.cfg.vocab_size};
+  auto s = score_choices(*f.b, f.req, testing::all_layers(4));
+  CHECK(s.is_greedy[0]);
+  CHECK_FALSE(s.is_greedy[1]);
+}
+
+TEST_CASE("acc and acc_norm predictions follow lm-eval's definitions", "[scoring]") {
+  // acc_norm divides by the continuation's length in bytes.
+  std::vector<double> ll = {-3.0, -4.0};
+  std::vector<std::string> ch = {" a", " longer"};
+  CHECK(argmax_choice(ll) == 0);
+  CHECK(argmax_choice_norm(ll, ch) == 1);  // -1.5 vs -0.571
+  CHECK(argmax_choice({-1.0, -1.0}) == 0);  // first on ties
+}
+
+TEST_CASE("static exit runs exactly k layers and scores from layer k", "[exits]") {
+  Fixture f;
+  for (int k = 1; k <= 4; ++k) {
+    auto s = make_strategy("static", {{"layer", k}});
+    TaskOptions to;
+    RunContext ctx{*f.b, nullptr, {}};
+    auto r = s->score(ctx, f.req);
+    CHECK(r.layers_executed == k);
+    CHECK(r.lm_head_calls == 0);
+    for (int c = 0; c < 3; ++c)
+      CHECK(r.loglik[c] ==
+            Approx(ref_loglik(f.rm, f.req.context, f.req.continuations[c], testing::all_layers(k))).margin(1e-4));
+  }
+}
+
+TEST_CASE("confidence exit stops at the first layer whose reference top prob reaches tau", "[exits]") {
+  Fixture f;
+  const int n = static_cast<int>(f.req.context.size());
+  auto hs = ref_hiddens(f.rm, f.req.context, testing::all_layers(4));
+  std::vector<double> p1(4);
+  for (int k = 1; k <= 4; ++k) {
+    auto lp = ref_logsoftmax(ref_logits(f.rm, hs[k], n), n - 1, f.cfg.vocab_size);
+    p1[k - 1] = std::exp(*std::max_element(lp.begin(), lp.end()));
+  }
+  for (double tau : {0.01, p1[1] - 1e-6, 0.999}) {
+    int expect = 4;
+    for (int k = 1; k < 4; ++k)
+      if (p1[k - 1] >= tau) { expect = k; break; }
+    auto s = make_strategy("confidence", {{"tau", tau}});
+    RunContext ctx{*f.b, nullptr, {}};
+    auto r = s->score(ctx, f.req);
+    INFO("tau " << tau);
+    CHECK(r.layers_executed == expect);
+    CHECK(r.lm_head_calls == std::min(expect, 3));
+  }
+}
+
+TEST_CASE("oracle exit layer is the earliest layer after which predictions never change", "[exits]") {
+  Fixture f;
+  std::vector<int> preds;
+  for (int k = 1; k <= 4; ++k) {
+    std::vector<double> ll;
+    for (int c = 0; c < 3; ++c)
+      ll.push_back(ref_loglik(f.rm, f.req.context, f.req.continuations[c], testing::all_layers(k)));
+    preds.push_back(argmax_choice(ll));
+  }
+  int expect = 4;
+  while (expect > 1 && preds[expect - 2] == preds[3]) --expect;
+  auto s = make_strategy("oracle", nlohmann::json::object());
+  RunContext ctx{*f.b, nullptr, {}};
+  auto r = s->score(ctx, f.req);
+  CHECK(r.layers_executed == expect);
+  CHECK(r.pred == preds[3]);
+  CHECK(r.extra["layer_preds"].get<std::vector<int>>() == preds);
+}
+
+TEST_CASE("registry rejects unknown strategies and parameters", "[registry]") {
+  CHECK_THROWS_WITH(make_strategy("nope", {}), Catch::Contains("known: full"));
+  CHECK_THROWS_WITH(make_strategy("confidence", {{"tua", 0.5}}), Catch::Contains("unknown parameter 'tua'"));
+  CHECK_THROWS_WITH(make_strategy("static", {}), Catch::Contains("layer"));
+  CHECK_THROWS_WITH(make_strategy("lesion", {{"op", "cut"}, {"layer", 1}}), Catch::Contains("delete"));
+  CHECK_THROWS(make_strategy("confidence", {{"tau", 1.5}}));
+}

@@ -1,0 +1,146 @@
+// SST-2: the GLUE dev file through the task, compared with a plain line-by-line reading in the test.
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tasks/task.h"
+#include "tests/tasks/task_test_util.h"
+#include "tests/test_data.h"
+
+using eeb::testing::require_error;
+
+namespace {
+
+const char* kQ = "\nQuestion: Is this sentence positive or negative?\nAnswer:";
+
+struct Line { std::string sentence; int label; };
+
+// Independent reading: split each line at its last tab.
+std::vector<Line> raw_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::string l;
+  std::getline(in, l);  // header
+  std::vector<Line> out;
+  while (std::getline(in, l)) {
+    const auto tab = l.rfind('\t');
+    out.push_back({l.substr(0, tab), std::stoi(l.substr(tab + 1))});
+  }
+  return out;
+}
+
+eeb::TaskOptions opts(const std::string& dir) {
+  eeb::TaskOptions o;
+  o.data_dir = dir;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("sst2: GLUE dev has 872 documents, sentences kept byte for byte") {
+  SKIP_WITHOUT_DATA();
+  const std::string data = eeb::testing::shared_data() + "/datasets";
+  auto task = eeb::make_task("sst2");
+  CHECK(task->name() == "sst2");
+  CHECK(task->version() == "1.0");
+  CHECK(task->default_split() == "dev");
+  CHECK(task->default_shots() == 0);
+  const auto docs = task->load(opts(data));
+  const auto raw = raw_lines(data + "/sst2/dev.tsv");
+  REQUIRE(docs.size() == 872);
+  REQUIRE(raw.size() == 872);
+  int pos = 0, neg = 0;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    const auto& d = docs[i];
+    CHECK(d.id == "dev:" + std::to_string(i));
+    CHECK(d.group.empty());
+    CHECK(d.context == raw[i].sentence + kQ);
+    CHECK(d.choices == std::vector<std::string>{" negative", " positive"});
+    CHECK(d.gold == raw[i].label);
+    (d.gold == 1 ? pos : neg)++;
+  }
+  CHECK(pos == 444);
+  CHECK(neg == 428);
+  // GLUE's trailing space stays in the prompt.
+  CHECK(docs[0].context ==
+        "it 's a charming and often affecting journey . \nQuestion: Is this sentence positive or "
+        "negative?\nAnswer:");
+  CHECK(docs[0].gold == 1);
+}
+
+TEST_CASE("sst2: split names, limit, few-shot prefix from train") {
+  SKIP_WITHOUT_DATA();
+  const std::string data = eeb::testing::shared_data() + "/datasets";
+  auto task = eeb::make_task("sst2");
+  auto o = opts(data);
+  o.split = "validation";
+  o.limit = 5;
+  const auto docs = task->load(o);
+  REQUIRE(docs.size() == 5);
+  CHECK(docs[4].id == "dev:4");
+
+  o.split = "";
+  o.limit = 3;
+  o.shots = 2;
+  const auto fs = task->load(o);
+  const auto train = raw_lines(data + "/sst2/train.tsv");
+  const auto dev = raw_lines(data + "/sst2/dev.tsv");
+  const char* answer[] = {"negative", "positive"};
+  REQUIRE(fs.size() == 3);
+  for (size_t i = 0; i < fs.size(); ++i) {
+    std::string expected;
+    for (int k = 0; k < 2; ++k)
+      expected += train[k].sentence + kQ + " " + answer[train[k].label] + "\n\n";
+    expected += dev[i].sentence + kQ;
+    CHECK(fs[i].context == expected);
+  }
+  CHECK(fs[0].context.rfind("hide new secretions from the parental units \nQuestion: Is this sentence "
+                            "positive or negative?\nAnswer: negative\n\ncontains no wit",
+                            0) == 0);
+
+  o.split = "nonsense";
+  require_error([&] { task->load(o); }, {"sst2: unknown split 'nonsense'"});
+}
+
+TEST_CASE("sst2: test_labeled is read strictly") {
+  SKIP_WITHOUT_DATA();
+  auto task = eeb::make_task("sst2");
+  auto o = opts(eeb::testing::shared_data() + "/datasets");
+  o.split = "test_labeled";
+  // The shared copy's second column is checked like any label: either all 0/1 (1,821 documents) or
+  // an error naming the first bad line.
+  try {
+    const size_t n = task->load(o).size();
+    CHECK(n == 1821);
+  } catch (const eeb::Error& e) {
+    CHECK(std::string(e.what()).find("test_labeled.tsv:") != std::string::npos);
+    CHECK(std::string(e.what()).find("bad label") != std::string::npos);
+  }
+}
+
+TEST_CASE("sst2: malformed files") {
+  eeb::testing::TempDir dir;
+  auto task = eeb::make_task("sst2");
+  const auto o = opts(dir.str());
+  require_error([&] { task->load(o); }, {dir.str() + "/sst2/dev.tsv", "file not found"});
+
+  const std::string p = dir.write("sst2/dev.tsv", "sentence\tlabel\ngood film \t1\nbad film \t2\n");
+  require_error([&] { task->load(o); }, {p + ":3: ", "bad label '2'"});
+  dir.write("sst2/dev.tsv", "sentence\tlabel\ngood film \t1\nbad film\n");
+  require_error([&] { task->load(o); }, {p + ":3: ", "expected 2 fields"});
+  dir.write("sst2/dev.tsv", "text\tlabel\ngood film \t1\n");
+  require_error([&] { task->load(o); }, {p + ":1: ", "header"});
+  dir.write("sst2/dev.tsv", "sentence\tlabel\n");
+  require_error([&] { task->load(o); }, {p + ": no sentences"});
+  dir.write("sst2/dev.tsv", "");
+  require_error([&] { task->load(o); }, {p + ": empty file"});
+
+  dir.write("sst2/dev.tsv", "sentence\tlabel\n\"quoted\" , text \t0\n");
+  const auto docs = task->load(o);
+  REQUIRE(docs.size() == 1);
+  CHECK(docs[0].context == std::string("\"quoted\" , text ") + kQ);
+  auto with_shots = o;
+  with_shots.shots = 1;
+  require_error([&] { task->load(with_shots); }, {dir.str() + "/sst2/train.tsv", "file not found"});
+  eeb::TaskOptions no_dir;
+  require_error([&] { task->load(no_dir); }, {"no data directory"});
+}
