@@ -84,6 +84,15 @@ int cmd_run(RunArgs a) {
   auto task = make_task(ar.task);
   std::vector<std::unique_ptr<Strategy>> strategies;
   for (const auto& p : spec.params) strategies.push_back(make_strategy(ar.strategy, p));
+  {
+    std::string known;
+    bool ok = false;
+    for (const auto& b : list_backends()) {
+      known += (known.empty() ? "" : ", ") + b.name;
+      ok = ok || b.name == ar.backend;
+    }
+    if (!ok) throw Error("unknown backend '" + ar.backend + "' (known: " + known + ")");
+  }
 
   BackendOptions bo;
   bo.threads = ar.threads;

@@ -49,6 +49,7 @@ void Progress::draw(bool final) {
   } else {
     // Plain lines at every 10% and at the end.
     if (!final && pct / 10 == last_percent_ / 10) return;
+    if (final && pct == last_percent_) return;  // already printed
     last_percent_ = pct;
     std::fprintf(out_, "%s: %ld/%ld (%d%%) %.1f/s elapsed %s ETA %s %s\n", label_.c_str(), done_,
                  total_, pct, rate, fmt_duration(el).c_str(), fmt_duration(eta).c_str(),

@@ -16,6 +16,10 @@ inline std::string dump_json(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// Columns that hold a JSON object: a null json (what `{}` in an aggregate initializer gives) is
+// stored as the empty object.
+inline std::string dump_object(const nlohmann::json& j) { return j.is_null() ? "{}" : dump_json(j); }
+
 // Stored JSON; empty (or NULL) text reads as `empty`. Corrupt text: Error naming where it was.
 inline nlohmann::json parse_json(const std::string& text, const nlohmann::json& empty, const std::string& path,
                                  const std::string& where) {

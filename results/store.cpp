@@ -14,7 +14,7 @@
 
 namespace eeb {
 using nlohmann::json;
-using sql::dump_json;
+using sql::dump_object;
 using sql::parse_json;
 using sql::Use;
 
@@ -138,9 +138,9 @@ int64_t ResultStore::begin_run(const RunInfo& r) {
   s->bind(2, r.eebench_version).bind(3, r.git_sha).bind(4, int(r.git_dirty)).bind(5, r.compiler);
   s->bind(6, r.build_type).bind(7, r.cpu_model).bind(8, r.gpu_name).bind(9, r.gpu_uuid);
   s->bind(10, r.gpu_driver).bind(11, r.cuda_runtime).bind(12, r.cublas_version);
-  s->bind(13, dump_json(r.library_versions)).bind(14, r.hostname).bind(15, static_cast<int64_t>(r.seed));
+  s->bind(13, dump_object(r.library_versions)).bind(14, r.hostname).bind(15, static_cast<int64_t>(r.seed));
   s->bind(16, r.dtype).bind(17, r.threads).bind(18, r.backend).bind(19, r.command_line);
-  s->bind(20, dump_json(r.spec));
+  s->bind(20, dump_object(r.spec));
   s->run();
   return sqlite3_last_insert_rowid(db_.get());
 }
@@ -157,7 +157,7 @@ void ResultStore::finish_run(int64_t run, const std::string& status, const std::
 
 void ResultStore::set_run_spec(int64_t run, const json& spec) {
   Use s(stmt("UPDATE runs SET spec=? WHERE id=?"));
-  s->bind(1, dump_json(spec)).bind(2, run).run();
+  s->bind(1, dump_object(spec)).bind(2, run).run();
   if (sqlite3_changes(db_.get()) == 0) throw Error("no run " + std::to_string(run) + " in " + path_);
 }
 
@@ -226,7 +226,7 @@ int64_t ResultStore::add_model(int64_t run, const ModelRow& m) {
            " WHERE run_id=?1 AND path=?2 AND weights_checksum=?3"),
       [&](sql::Stmt& s) {
         s.bind(1, run).bind(2, m.path).bind(3, m.weights_checksum).bind(4, m.format);
-        s.bind(5, dump_json(m.config)).bind(6, m.n_params);
+        s.bind(5, dump_object(m.config)).bind(6, m.n_params);
       },
       path_,
       "model " + m.path + " is already in run " + std::to_string(run) +
@@ -251,10 +251,10 @@ int64_t ResultStore::add_task(int64_t run, const TaskRow& t) {
 
 int64_t ResultStore::add_strategy(int64_t run, const StrategyRow& st) {
   this->run(run);
-  const std::string params = dump_json(st.params);
+  const std::string params = dump_object(st.params);
   {
     Use i(stmt("INSERT INTO strategies(run_id, name, params, resolved) VALUES(?,?,?,?) ON CONFLICT DO NOTHING"));
-    i->bind(1, run).bind(2, st.name).bind(3, params).bind(4, dump_json(st.resolved)).run();
+    i->bind(1, run).bind(2, st.name).bind(3, params).bind(4, dump_object(st.resolved)).run();
   }
   Use f(stmt("SELECT id FROM strategies WHERE run_id=? AND name=? AND params=?"));
   f->bind(1, run).bind(2, st.name).bind(3, params);
@@ -264,7 +264,7 @@ int64_t ResultStore::add_strategy(int64_t run, const StrategyRow& st) {
 
 void ResultStore::set_strategy_resolved(int64_t strategy, const json& resolved) {
   Use s(stmt("UPDATE strategies SET resolved=? WHERE id=?"));
-  s->bind(1, dump_json(resolved)).bind(2, strategy).run();
+  s->bind(1, dump_object(resolved)).bind(2, strategy).run();
   if (sqlite3_changes(db_.get()) == 0)
     throw Error("no strategy " + std::to_string(strategy) + " in " + path_);
 }

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/error.h"  // every failure is an eeb::Error naming the database
+
 struct sqlite3;
 
 namespace eeb {
