@@ -75,6 +75,7 @@ int cmd_run(RunArgs a) {
     spec.args.quiet = a.quiet;
     spec.args.command_line = old.command_line;
     run_id = a.resume;
+    store->finish_run(run_id, "running");  // reopened: clears finished_at and error
   } else {
     if (a.task.empty()) throw Error("no task given (--task; see eebench list tasks)");
     spec = RunSpec::from_args(a);

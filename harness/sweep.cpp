@@ -34,8 +34,8 @@ static std::vector<nlohmann::json> sweep_values(const std::string& spec, const s
 
 std::vector<nlohmann::json> expand_sweep(const nlohmann::json& base,
                                          const std::vector<std::string>& sweeps) {
-  if (!base.is_object()) throw Error("strategy parameters must be a JSON object");
-  std::vector<nlohmann::json> out{base};
+  if (!base.is_object() && !base.is_null()) throw Error("strategy parameters must be a JSON object");
+  std::vector<nlohmann::json> out{base.is_null() ? nlohmann::json::object() : base};
   for (const auto& s : sweeps) {
     auto eq = s.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == s.size())

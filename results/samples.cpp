@@ -33,8 +33,8 @@ void ResultStore::add_sample(int64_t trial, const SampleRow& r) {
     s->bind(12, real(r.lm_head_calls)).bind(13, real(r.seconds)).bind(14, sql::dump_object(r.extra));
     try {
       s->run();
-    } catch (const Error&) {
-      if (sqlite3_extended_errcode(db_.get()) != SQLITE_CONSTRAINT_FOREIGNKEY) throw;
+    } catch (const sql::SqlError& e) {
+      if (e.code != SQLITE_CONSTRAINT_FOREIGNKEY) throw;
       throw Error("no trial " + std::to_string(trial) + " in " + path_);
     }
     if (sqlite3_changes(db_.get()) == 1) return;
@@ -92,8 +92,8 @@ void ResultStore::put_metric(int64_t trial, const MetricRow& m) {
   s->bind(5, m.std_err ? real(*m.std_err) : std::nullopt).bind(6, m.n).bind(7, sql::dump_object(m.detail));
   try {
     s->run();
-  } catch (const Error&) {
-    if (sqlite3_extended_errcode(db_.get()) != SQLITE_CONSTRAINT_FOREIGNKEY) throw;
+  } catch (const sql::SqlError& e) {
+    if (e.code != SQLITE_CONSTRAINT_FOREIGNKEY) throw;
     throw Error("no trial " + std::to_string(trial) + " in " + path_);
   }
 }

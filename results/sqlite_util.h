@@ -1,5 +1,5 @@
-// Thin RAII over sqlite3 connections and statements (internal to results/). Every failing return
-// code becomes eeb::Error(database path, "SQLite <what>: <sqlite3_errmsg>").
+// Thin RAII over sqlite3 statements (internal to results/). Every failing return code becomes
+// sql::SqlError, an eeb::Error(database path, "SQLite <what>: <sqlite3_errmsg>") that keeps the code.
 #pragma once
 #include <sqlite3.h>
 
@@ -12,17 +12,26 @@
 
 namespace eeb::sql {
 
+class SqlError : public Error {
+ public:
+  SqlError(const std::string& path, const std::string& msg, int code) : Error(path, msg), code(code) {}
+  int code;  // extended result code, e.g. SQLITE_CONSTRAINT_FOREIGNKEY, SQLITE_BUSY
+  int primary() const { return code & 0xff; }
+};
+
 [[noreturn]] inline void fail(sqlite3* db, const std::string& path, const std::string& what) {
-  throw Error(path, "SQLite " + what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+  const int code = db ? sqlite3_extended_errcode(db) : SQLITE_NOMEM;
+  throw SqlError(path, "SQLite " + what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"), code);
 }
 
 // Runs one or more statements that return no rows we need.
 inline void exec(sqlite3* db, const std::string& path, const char* sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errmsg(db);
     sqlite3_free(err);
-    throw Error(path, "SQLite: " + msg);
+    throw SqlError(path, "SQLite: " + msg, sqlite3_extended_errcode(db));
   }
 }
 

@@ -62,8 +62,8 @@ void set_wal(sqlite3* db, const std::string& path) {
       std::string mode = s.step() ? s.text(0) : "";
       if (mode == "wal" || mode == "memory") return;
       throw Error(path, "SQLite: cannot switch to WAL mode (journal mode is '" + mode + "')");
-    } catch (const Error&) {
-      if ((sqlite3_errcode(db) & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() > deadline) throw;
+    } catch (const sql::SqlError& e) {
+      if (e.primary() != SQLITE_BUSY || std::chrono::steady_clock::now() > deadline) throw;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
@@ -73,7 +73,15 @@ void set_wal(sqlite3* db, const std::string& path) {
 
 ResultStore::ResultStore() = default;
 ResultStore::ResultStore(ResultStore&&) noexcept = default;
-ResultStore& ResultStore::operator=(ResultStore&&) noexcept = default;
+ResultStore& ResultStore::operator=(ResultStore&& o) noexcept {
+  if (this != &o) {
+    cache_.clear();  // finalize this connection's statements before it closes
+    path_ = std::move(o.path_);
+    db_ = std::move(o.db_);
+    cache_ = std::move(o.cache_);
+  }
+  return *this;
+}
 ResultStore::~ResultStore() {
   cache_.clear();  // finalize statements before the connection closes
 }
@@ -101,9 +109,8 @@ ResultStore ResultStore::open(const std::string& path) {
     set_wal(raw, path);
     sql::exec(raw, path, "PRAGMA synchronous=NORMAL");
     sql::ensure_schema(raw, path);
-  } catch (const Error&) {
-    if ((sqlite3_errcode(raw) & 0xff) == SQLITE_NOTADB)
-      throw Error(path, std::string(kNotEebench) + " (" + sqlite3_errmsg(raw) + ")");
+  } catch (const sql::SqlError& e) {
+    if (e.primary() == SQLITE_NOTADB) throw Error(path, std::string(kNotEebench) + " (file is not a database)");
     throw;
   }
   return s;
@@ -147,7 +154,9 @@ int64_t ResultStore::begin_run(const RunInfo& r) {
 
 void ResultStore::finish_run(int64_t run, const std::string& status, const std::string& error) {
   check_status(status, "run");
-  Use s(stmt("UPDATE runs SET status=?, finished_at=?, error=? WHERE id=?"));
+  // "running" reopens a run (resume): no end time, no error.
+  Use s(stmt("UPDATE runs SET status=?1, finished_at=CASE WHEN ?1='running' THEN NULL ELSE ?2 END, error=?3"
+             " WHERE id=?4"));
   s->bind(1, status).bind(2, utc_now());
   if (error.empty()) s->bind_null(3);
   else s->bind(3, error);
@@ -283,8 +292,8 @@ int64_t ResultStore::begin_trial(int64_t run, int64_t model, int64_t task, int64
   try {
     if (s->step()) id = s->i64(0);
     s->run();  // to completion: the statement's transaction commits
-  } catch (const Error&) {
-    if (sqlite3_extended_errcode(db_.get()) != SQLITE_CONSTRAINT_FOREIGNKEY) throw;
+  } catch (const sql::SqlError& e) {
+    if (e.code != SQLITE_CONSTRAINT_FOREIGNKEY) throw;
     throw Error(path_, "begin_trial: model " + std::to_string(model) + ", task " + std::to_string(task) +
                            " or strategy " + std::to_string(strategy) + " is not part of run " +
                            std::to_string(run));

@@ -128,6 +128,7 @@ class ResultStore {
   int schema_version();
 
   int64_t begin_run(const RunInfo& r);
+  // Sets status (finished | failed) and finished_at; "running" reopens a run (clears both).
   void finish_run(int64_t run, const std::string& status, const std::string& error = "");
   void set_run_spec(int64_t run, const nlohmann::json& spec);
   RunInfo run(int64_t id);  // Error "no run N in <path>"

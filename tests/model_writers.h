@@ -3,7 +3,8 @@
 //
 //   write_safetensors(m, path, dtype)            one .safetensors file (F32 | F16 | BF16)
 //   write_hf_dir(m, dir, dtype, shards)          config.json + model.safetensors, or shards + index
-//   write_gguf(m, path, dtype, version, vocab)   GGUF v2/v3 (F32 | F16 | BF16 | Q8_0), llama.cpp layout
+//   write_gguf(m, path, dtype, version, vocab)   GGUF v2/v3 (F32 | F16 | BF16 | Q8_0), llama.cpp layout:
+//                                                1-D tensors stay F32; Q8_0 rows not a multiple of 32 -> F16
 //   write_llama2c(m, path)                       legacy llama2.c .bin (float32)
 //
 // GGUF and llama2.c store Q/K rows in interleaved-RoPE order: the writers apply llama.cpp's

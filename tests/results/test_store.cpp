@@ -57,6 +57,9 @@ TEST_CASE("reopening keeps the data; a zero-byte file becomes a database", "[res
   CHECK(moved.list_runs().size() == 1);
   auto mem = ResultStore::open(":memory:");
   CHECK(mem.begin_run(RunInfo{}) == 1);
+  mem = std::move(moved);  // move assignment closes the in-memory database
+  CHECK(mem.path() == path);
+  CHECK(mem.run(run).id == run);
 }
 
 TEST_CASE("a file that is not SQLite is refused with its path", "[results]") {
@@ -70,6 +73,10 @@ TEST_CASE("a file that is not SQLite is refused with its path", "[results]") {
   std::string line;
   std::getline(f, line);
   CHECK(line == "this is a text file, not a database");
+  // SQLite's header followed by garbage.
+  const std::string broken = tmp.file("broken.db");
+  { std::ofstream(broken, std::ios::binary) << std::string("SQLite format 3\0", 16) << std::string(4096, 'x'); }
+  REQUIRE_THROWS_WITH(ResultStore::open(broken), Contains(broken) && Contains("not an eebench results database"));
 }
 
 TEST_CASE("a SQLite database of another program is refused", "[results]") {
@@ -152,6 +159,12 @@ TEST_CASE("runs round-trip every column", "[results]") {
   REQUIRE(b.finished_at.size() == 24);  // 2025-01-31T12:00:00.123Z
   CHECK(b.finished_at.back() == 'Z');
   CHECK(query1(s, "SELECT julianday('" + b.finished_at + "') > julianday('2025-01-01')") == "1");
+
+  s.finish_run(id, "running");  // reopened for resume
+  CHECK(s.run(id).status == "running");
+  CHECK(s.run(id).finished_at.empty());
+  CHECK(s.run(id).error.empty());
+  CHECK(query1(s, "SELECT finished_at IS NULL AND error IS NULL FROM runs WHERE id=" + std::to_string(id)) == "1");
 
   const int64_t auto_started = s.begin_run(RunInfo{});
   CHECK(s.run(auto_started).started_at.size() == 24);

@@ -39,11 +39,10 @@ Model small_model() { return random_model(tiny_config(2, 32, 4, 2, 64, 64), 11);
 
 // A safetensors file from a header string; `declared` overrides the header length field.
 std::vector<uint8_t> safetensors_bytes(const std::string& header, size_t data_bytes, int64_t declared = -1) {
-  std::vector<uint8_t> b(8);
+  std::vector<uint8_t> b(8 + header.size() + data_bytes, 0);
   const uint64_t n = declared >= 0 ? uint64_t(declared) : header.size();
   std::memcpy(b.data(), &n, 8);
-  b.insert(b.end(), header.begin(), header.end());
-  b.resize(b.size() + data_bytes, 0);
+  std::memcpy(b.data() + 8, header.data(), header.size());
   return b;
 }
 
@@ -290,7 +289,11 @@ TEST_CASE("bad llama2.c files", "[weights][bad]") {
 TEST_CASE("corrupted model files never crash the loaders", "[weights][bad]") {
   const Model m = random_model(tiny_config(1, 8, 2, 1, 32, 32), 5);
   EmbeddedVocab v;
-  for (int i = 0; i < 32; ++i) v.tokens.push_back("t" + std::to_string(i)), v.scores.push_back(0), v.types.push_back(1);
+  for (int i = 0; i < 32; ++i) {
+    std::string tok = "t";
+    v.tokens.push_back(tok += std::to_string(i));
+    v.scores.push_back(0), v.types.push_back(1);
+  }
   ScratchDir dir;
   write_gguf(m, dir / "g.gguf", DType::Q8_0, 3, &v);
   write_hf_dir(m, dir / "hf", DType::BF16);
@@ -301,6 +304,7 @@ TEST_CASE("corrupted model files never crash the loaders", "[weights][bad]") {
     const auto good = read_bytes(src);
     const std::string target = src.find("hf/") != std::string::npos ? dir / "hf" : src;
     auto attempt = [&](const std::vector<uint8_t>& bytes) {
+      fs::remove(src);  // a fresh file: truncating one in place makes ext4 flush it on close (slow)
       write_bytes(src, bytes);
       try {
         load_model(target);
