@@ -5,6 +5,8 @@
 
 #include "harness/cli.h"
 #include "harness/error.h"
+#include "reports/compare.h"
+#include "reports/report.h"
 
 namespace {
 
@@ -74,6 +76,31 @@ int main(int argc, char** argv) {
   sh->add_option("--db", db, "SQLite results database");
   sh->add_flag("--samples", show_samples, "also list per-sample records");
 
+  std::vector<long> report_runs;
+  std::string report_format = "md", report_out;
+  auto* rp = app.add_subcommand("report", "write a report of stored runs (Markdown, HTML, CSV or JSON)");
+  rp->add_option("runs", report_runs, "run ids (default: every run in the database)");
+  rp->add_option("--db", db, "SQLite results database");
+  rp->add_option("--format,-f", report_format, "md | html | csv | json")
+      ->check(CLI::IsMember({"md", "html", "csv", "json"}));
+  rp->add_option("--out,-o", report_out, "output file, written atomically (default: standard output; csv needs it)");
+
+  eeb::CompareArgs cmp;
+  auto* cp = app.add_subcommand("compare", "check candidate runs against base runs; exit 1 on a regression");
+  cp->add_option("base", cmp.base, "base run ids: 7, 7,8,9 or 7-9")->required();
+  cp->add_option("candidate", cmp.candidate, "candidate run ids")->required();
+  cp->add_option("--db", cmp.db, "SQLite results database (both sides)");
+  cp->add_option("--base-db", cmp.base_db, "database of the base runs (default: --db)");
+  cp->add_option("--candidate-db", cmp.candidate_db, "database of the candidate runs (default: --db)");
+  cp->add_option("--max-acc-drop", cmp.options.max_acc_drop, "accuracy drop tolerated (fraction: 0.01 = 1 point)")
+      ->check(CLI::Range(0.0, 1.0));
+  cp->add_option("--alpha", cmp.options.alpha, "significance level of the McNemar and Mann-Whitney tests")
+      ->check(CLI::Range(0.0, 1.0));
+  cp->add_option("--max-slowdown", cmp.options.max_slowdown, "slowdown tolerated (fraction: 0.05 = 5 %)")
+      ->check(CLI::NonNegativeNumber);
+  cp->add_flag("--force", cmp.options.force, "compare timings even when the hardware fingerprints differ");
+  cp->add_option("--junit", cmp.junit, "write JUnit XML (one testcase per trial x metric) to this file");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -84,6 +111,8 @@ int main(int argc, char** argv) {
     if (l->parsed()) return eeb::cmd_logits(lg);
     if (ls->parsed()) return eeb::cmd_list(list_what, db);
     if (sh->parsed()) return eeb::cmd_show(show_run, db, show_samples);
+    if (rp->parsed()) return eeb::cmd_report(report_runs, db, report_format, report_out);
+    if (cp->parsed()) return eeb::cmd_compare(cmp);
   } catch (const eeb::Error& e) {
     std::fprintf(stderr, "eebench: error: %s\n", e.what());
     return 2;

@@ -174,11 +174,13 @@ std::unique_ptr<Tokenizer> Tokenizer::from_proto(const std::string& serialized,
 std::unique_ptr<Tokenizer> Tokenizer::for_model(const Model& m) {
   if (!m.tokenizer_model_path.empty()) return from_file(m.tokenizer_model_path);
   if (!m.vocab.empty()) {
+    std::string proto;
     try {
-      return from_proto(sentencepiece_proto_from_vocab(m.vocab), m.path);
-    } catch (const Error& e) {
+      proto = sentencepiece_proto_from_vocab(m.vocab);
+    } catch (const Error& e) {  // "embedded vocabulary: ..." -> "<model>: embedded vocabulary: ..."
       throw Error(m.path, e.what());
     }
+    return from_proto(proto, m.path);  // its errors name m.path already
   }
   throw Error(m.path,
               "model has no tokenizer (no tokenizer.model next to config.json and no embedded "

@@ -1,10 +1,11 @@
 // Causal grouped-query attention over the KV cache, float32 throughout (exp via expf, scores
 // pre-scaled by 1/sqrt(head_dim) on the query).
 //
-// prefill_kernel<D>: grid (ceil(n / 16), n_heads), 4 warps. The block stages its 16 query rows in
+// prefill_kernel<D>: grid (ceil(n / 32), n_heads), 4 warps. The block stages its 32 query rows in
 //   shared memory and walks the visible keys in tiles of 32 (K and V staged in shared memory). Each
-//   warp owns 4 query rows; lane j scores key t0 + j against them, and the rows keep a running max m,
-//   denominator l and output o (D / 32 dims per lane) - the online softmax of FlashAttention.
+//   warp owns 8 query rows; lane j scores key t0 + j against them, and the rows keep a running max m,
+//   denominator l and output o (D / 32 dims per lane) - the online softmax of FlashAttention. Plain
+//   FP32 FMAs (no tensor cores): simple and exact enough for f32 parity, not the fastest.
 // decode_split_kernel<D> + decode_combine_kernel<D>: grid (n_heads, n_splits, n). The visible keys of
 //   each (row, head) are cut into n_splits chunks; in a chunk each warp takes 4 keys per step (the
 //   lanes split the head dims, a butterfly sum gives every lane the score), the 4 warps merge in shared
@@ -22,7 +23,7 @@ namespace {
 
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
-constexpr int kRowsPerWarp = 4;
+constexpr int kRowsPerWarp = 8;
 constexpr int kBQ = kWarps * kRowsPerWarp;  // query rows per prefill block
 constexpr int kBK = 32;                     // keys per tile (one per lane)
 constexpr int kUnroll = 4;                  // keys per warp per decode step

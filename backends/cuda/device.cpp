@@ -16,11 +16,16 @@ namespace cuda {
 Context::Context(int device) : device_(device) {
   EEB_CUDA_CHECK(cudaSetDevice(device));
   EEB_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device));
-  // Keep freed pool memory reserved (the default threshold returns it at every synchronization).
-  cudaMemPool_t pool = nullptr;
-  EEB_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
-  uint64_t keep = UINT64_MAX;
-  EEB_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
+  int pools = 0;
+  EEB_CUDA_CHECK(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device));
+  pools_ = pools != 0;
+  if (pools_) {
+    // Keep freed pool memory reserved (the default threshold returns it at every synchronization).
+    cudaMemPool_t pool = nullptr;
+    EEB_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+    uint64_t keep = UINT64_MAX;
+    EEB_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
+  }
   EEB_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   try {
     EEB_CUBLAS_CHECK(cublasCreate(&blas_));
@@ -49,7 +54,10 @@ void DeviceBuffer::reset(ContextPtr ctx, size_t bytes) {
   if (bytes == 0) return;
   ctx_->activate();
   void* p = nullptr;
-  EEB_CUDA_CHECK(cudaMallocAsync(&p, bytes, ctx_->stream()));
+  if (ctx_->pools())
+    EEB_CUDA_CHECK(cudaMallocAsync(&p, bytes, ctx_->stream()));
+  else
+    EEB_CUDA_CHECK(cudaMalloc(&p, bytes));
   p_ = p;
   bytes_ = bytes;
 }
@@ -57,7 +65,10 @@ void DeviceBuffer::reset(ContextPtr ctx, size_t bytes) {
 void DeviceBuffer::release() noexcept {
   if (p_ && ctx_) {
     cudaSetDevice(ctx_->device());
-    cudaFreeAsync(p_, ctx_->stream());
+    if (ctx_->pools())
+      cudaFreeAsync(p_, ctx_->stream());
+    else
+      cudaFree(p_);  // synchronizes the device: pending work on p_ finishes first
     (void)cudaGetLastError();  // an error here (process exit) must not resurface in a later check
   }
   p_ = nullptr;

@@ -26,19 +26,23 @@ class Context {
   cudaStream_t stream() const { return stream_; }
   cublasHandle_t blas() const { return blas_; }
   int sm_count() const { return sm_count_; }
+  // Whether the device has stream-ordered memory pools (else plain cudaMalloc / cudaFree).
+  bool pools() const { return pools_; }
   // Makes this context's device current for the calling thread (cheap when it already is).
   void activate() const { EEB_CUDA_CHECK(cudaSetDevice(device_)); }
   void sync() const { EEB_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
  private:
   int device_ = 0, sm_count_ = 1;
+  bool pools_ = false;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
 };
 using ContextPtr = std::shared_ptr<Context>;
 
-// Device memory from the device's stream-ordered pool (cudaMallocAsync on the context's stream).
-// Move-only; the destructor frees on the stream and never throws.
+// Device memory from the device's stream-ordered pool (cudaMallocAsync on the context's stream;
+// cudaMalloc where the device has no pools). Move-only; the destructor frees in stream order and
+// never throws.
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;

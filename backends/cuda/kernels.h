@@ -52,8 +52,8 @@ struct AttentionArgs {
   int ldo;
   int n, pos0, n_heads, n_kv_heads, hd;
 };
-// Flash-style kernel: blocks of 16 query rows × one head, 32-key tiles in shared memory, online
-// softmax. For any n; used for blocks (prefill).
+// Flash-style kernel: blocks of 32 query rows × one head, 32-key tiles in shared memory, online
+// softmax, FP32 FMAs. For any n; used for blocks (prefill).
 void attention_prefill(const AttentionArgs& a, cudaStream_t s);
 // Split-K (flash-decoding) kernel for a few rows over a long cache: the keys of each (row, head)
 // are cut into n_splits chunks reduced independently, then combined. `partial` must hold

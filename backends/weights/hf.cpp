@@ -27,6 +27,8 @@ json parse_json(const std::string& path, const char* begin, const char* end) {
     return json::parse(begin, end);
   } catch (const json::parse_error& e) {
     throw Error(path, "not valid JSON (parse error at byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception&) {  // out_of_range 406: a number too large for a double
+    throw Error(path, "not valid JSON (a number is out of range)");
   }
 }
 

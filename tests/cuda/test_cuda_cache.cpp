@@ -156,7 +156,7 @@ TEST_CASE("cuda: slice, concat and read_hidden", "[cuda]") {
   CHECK(s->pos0() == 3);
   CHECK(s->n_tokens() == 4);
   CHECK(hidden_of(*gpu, *s) == std::vector<float>(all.begin() + 3 * D, all.begin() + 7 * D));
-  auto a = gpu->slice(*h, 0, 3), b = gpu->slice(*h, 7, 3), e = gpu->slice(*h, 5, 0);
+  auto a = gpu->slice(*h, 0, 3), b = gpu->slice(*h, 7, 3), e = gpu->slice(*h, 7, 0);
   const Hidden* parts[] = {a.get(), s.get(), e.get(), b.get()};
   auto c = gpu->concat(parts);
   CHECK(c->pos0() == 0);

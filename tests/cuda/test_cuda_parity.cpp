@@ -106,7 +106,8 @@ TEST_CASE("cuda f32: exit features and token log-probs match the CPU", "[cuda]")
     // A sub-range, without argmax.
     std::vector<double> part(3);
     gpu->token_logprobs(*hg, 4, std::span(targets).subspan(4, 3), part.data());
-    for (int i = 0; i < 3; ++i) CHECK(std::abs(part[i] - lg[4 + i]) <= 1e-5 * std::max(1.0, std::abs(lg[4 + i])));
+    for (int i = 0; i < 3; ++i)
+      CHECK(std::abs(part[i] - lg[4 + i]) <= 1e-5 * std::max(1.0, std::abs(lg[4 + i])));
   }
   std::vector<double> one(1);
   const int32_t bad = V;

@@ -1,0 +1,31 @@
+// Significance tests for `eebench compare`: McNemar on paired correctness, Mann-Whitney U on
+// per-sample times (as Google Benchmark's tools/compare.py, which calls scipy.stats.mannwhitneyu).
+#pragma once
+#include <string>
+#include <vector>
+
+namespace eeb {
+
+struct TestResult {
+  double p = 1;        // two-sided p-value
+  double statistic = 0;  // McNemar: chi-square or the smaller discordant count; MWU: U of the first sample
+  std::string method;  // "exact" or "chi-square" / "asymptotic"
+};
+
+// McNemar's test on the discordant pairs: b = pairs correct only in the first, c = only in the
+// second. Exact (two-sided binomial, p = min(1, 2 P(X <= min(b, c))), X ~ Bin(b + c, 1/2)) when
+// b + c < exact_below, else chi-square with continuity correction (|b - c| - 1)^2 / (b + c), 1 dof.
+// b + c = 0 gives p = 1.
+TestResult mcnemar(long b, long c, long exact_below = 25);
+
+// Two-sided Mann-Whitney U test, as scipy.stats.mannwhitneyu(x, y) with method "auto": the exact
+// distribution when min(|x|, |y|) <= 8 and there are no ties; otherwise the normal approximation
+// with tie correction and continuity correction. statistic = U of x (pairs x > y, ties count 1/2).
+// An empty sample, or all values equal, gives p = 1.
+TestResult mann_whitney(const std::vector<double>& x, const std::vector<double>& y);
+
+// Helpers, exposed for the tests.
+double binomial_cdf_half(long k, long n);  // P(X <= k), X ~ Bin(n, 1/2)
+double normal_sf(double z);                // P(Z > z)
+
+}  // namespace eeb

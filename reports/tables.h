@@ -1,0 +1,25 @@
+// The report's tables as text cells, shared by the Markdown and HTML renderers. Internal to reports/.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "reports/report_data.h"
+
+namespace eeb {
+
+struct Table {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+};
+
+// One row per run: when, status, version, git, backend, dtype, threads, CPU, GPU, command.
+Table runs_table(const ReportData& d);
+// One row per trial: model, task, strategy, n and the main metrics (columns with no value in any
+// trial are left out). Accuracies in percent with their standard errors, speedup with its 95% CI.
+Table metrics_table(const ReportData& d);
+// The remaining overall metrics: one row per trial, one column per metric name (sorted).
+Table other_metrics_table(const ReportData& d);
+// Points on the accuracy / average-layers Pareto front, per model × task.
+Table pareto_table(const ReportData& d);
+
+}  // namespace eeb
