@@ -1,5 +1,6 @@
 // The eebench subcommands. main.cpp parses the command line (CLI11) into these structs.
 #pragma once
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,12 @@ struct RunArgs {
   long resume = 0;  // run id to finish
   bool quiet = false;
   std::string command_line;
+  std::string spec_file;            // `eebench run SPEC.toml`: the spec describes the trials
+  bool isolate = false;             // each trial in a child process (timeout, memory limit)
+  double timeout_s = 0;             // isolated trials: wall-clock limit (0: none)
+  long memory_limit_mb = 0;         // isolated trials: address-space limit (0: none)
+  int only_trial = -1;              // internal: the child of an isolated run does this trial only
+  std::set<std::string> given;      // options named on the command line (they override a spec file)
 };
 int cmd_run(RunArgs a);
 

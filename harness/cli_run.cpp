@@ -1,11 +1,19 @@
 // eebench run: model × task × strategy (× swept parameters) → SQLite, one committed row per sample.
+#include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <optional>
 
 #include "harness/cli.h"
 #include "harness/environment.h"
 #include "harness/error.h"
 #include "harness/loaded_model.h"
+#include "harness/isolate.h"
 #include "harness/run_spec.h"
+#include "harness/spec_file.h"
 #include "harness/runner.h"
 #include "results/store.h"
 
@@ -31,14 +39,13 @@ SampleRecord from_row(const SampleRow& s) {
   return r;
 }
 
-RunInfo run_row(const RunSpec& spec, const Environment& env, const std::string& device) {
+RunInfo run_row(const RunSpec& spec, const Environment& env) {
   RunInfo r;
   r.eebench_version = env.eebench_version, r.git_sha = env.git_sha, r.git_dirty = env.git_dirty;
   r.compiler = env.compiler, r.build_type = env.build_type, r.cpu_model = env.cpu_model;
   r.hostname = env.hostname, r.gpu_name = env.gpu_name, r.gpu_uuid = env.gpu_uuid;
   r.gpu_driver = env.gpu_driver, r.cuda_runtime = env.cuda_runtime, r.cublas_version = env.cublas_version;
   r.library_versions = env.library_versions;
-  r.library_versions["device"] = device;
   const auto& a = spec.args;
   r.seed = a.seed, r.dtype = a.dtype, r.threads = a.threads, r.backend = a.backend;
   r.command_line = a.command_line;
@@ -58,15 +65,154 @@ void print_summary(const std::string& label, const std::vector<MetricValue>& ms)
   }
 }
 
+// Everything a trial needs that several trials share: the loaded model and the task's documents.
+struct TrialCache {
+  TrialSpec model_key, docs_key;
+  std::optional<LoadedModel> lm;
+  std::unique_ptr<Task> task;
+  TaskOptions options;
+  std::vector<Doc> docs;
+};
+
+ModelRow model_row(const TrialSpec& t, const LoadedModel& lm) {
+  const auto& cfg = lm.model.cfg;
+  ModelRow mr;
+  mr.path = t.model, mr.format = lm.model.format, mr.weights_checksum = lm.model.weights_checksum;
+  mr.config = {{"architecture", cfg.architecture}, {"dim", cfg.dim}, {"hidden_dim", cfg.hidden_dim},
+               {"n_layers", cfg.n_layers}, {"n_heads", cfg.n_heads}, {"n_kv_heads", cfg.n_kv_heads},
+               {"head_dim", cfg.head_dim}, {"vocab_size", cfg.vocab_size}, {"rope_theta", cfg.rope_theta},
+               {"norm_eps", cfg.norm_eps}, {"tied_embeddings", cfg.tied_embeddings},
+               {"max_seq_len", cfg.max_seq_len}};
+  for (const auto& [n, ti] : lm.model.tensors) mr.n_params += static_cast<int64_t>(ti.numel());
+  return mr;
+}
+
+// Runs planned trial `p` in this process; its samples and metrics are committed as they come.
+void run_planned(ResultStore& store, int64_t run_id, const RunSpec& spec, PlannedTrial& p, TrialCache& c) {
+  const RunArgs& ar = spec.args;
+  const TrialSpec& t = spec.trials.at(static_cast<size_t>(p.idx));
+  p.status = "running", p.error.clear();
+  store.update_planned(p);
+
+  if (!c.lm || !c.model_key.same_model(t)) {
+    c.lm.reset();  // free the previous model first
+    BackendOptions bo;
+    bo.threads = ar.threads;
+    bo.dtype = ar.dtype;
+    c.lm.emplace(load_for_backend(t.model, t.tokenizer, ar.backend, bo));
+    c.model_key = t;
+  }
+  LoadedModel& lm = *c.lm;
+  for (const auto& old : store.trials(run_id))
+    if (old.model.path == t.model && old.model.weights_checksum != lm.model.weights_checksum)
+      throw Error(t.model, "weights changed since run " + std::to_string(run_id) + " began (checksum " +
+                               lm.model.weights_checksum + ", stored " + old.model.weights_checksum + ")");
+  if (!c.task || !c.docs_key.same_docs(t)) {
+    c.task = make_task(t.task);
+    c.options = TaskOptions{};
+    c.options.data_dir = t.data, c.options.split = t.split, c.options.shots = t.shots;
+    c.options.limit = t.limit, c.options.subjects = t.subjects;
+    c.docs = c.task->load(c.options);
+    if (c.docs.empty()) throw Error("task " + t.task + ": no documents");
+    c.docs_key = t;
+  }
+  const Task& task = *c.task;
+  const int64_t model_id = store.add_model(run_id, model_row(t, lm));
+  TaskRow tr;
+  tr.name = task.name(), tr.version = task.version();
+  tr.split = t.split.empty() ? task.default_split() : t.split;
+  tr.shots = t.shots < 0 ? task.default_shots() : t.shots;
+  tr.template_hash = template_hash(task), tr.limit_n = t.limit, tr.n_docs = static_cast<int>(c.docs.size());
+  const int64_t task_id = store.add_task(run_id, tr);
+
+  auto st = make_strategy(t.strategy, t.params);
+  StrategyRow sr;
+  sr.name = st->name(), sr.params = t.params;
+  const int64_t strategy_id = store.add_strategy(run_id, sr);
+  nlohmann::json context = spec.to_json();
+  context["trial"] = t.to_json();
+  TrialInputs in{*lm.backend, *lm.tokenizer, task, c.options, c.docs, context};
+  store.set_strategy_resolved(strategy_id, prepare_strategy(in, *st));
+  const int64_t trial = store.begin_trial(run_id, model_id, task_id, strategy_id);
+  p.trial_id = trial;
+  store.update_planned(p);
+
+  TrialOptions opt;
+  opt.reps = ar.reps, opt.warmup = ar.warmup, opt.max_new_tokens = t.max_new_tokens;
+  opt.seed = ar.seed, opt.quiet = ar.quiet;
+  opt.label = st->name() + (t.params.empty() ? "" : " " + t.params.dump());
+  run_trial(in, *st, opt, store.done_samples(trial),
+            [&](const SampleRecord& r) { store.add_sample(trial, to_row(r)); });
+  std::vector<SampleRecord> all;
+  for (const auto& row : store.samples(trial)) all.push_back(from_row(row));
+  auto ms = trial_metrics(task, all, lm.model.cfg.n_layers, ar.seed);
+  for (const auto& m : ms)
+    store.put_metric(trial, MetricRow{m.name, m.group, m.value,
+                                      m.stderr_ >= 0 ? std::optional<double>(m.stderr_) : std::nullopt, m.n,
+                                      m.detail});
+  store.finish_trial(trial, "finished");
+  p.status = "finished";
+  store.update_planned(p);
+  if (!ar.quiet) print_summary("trial " + std::to_string(trial) + ": " + t.label(), ms);
+}
+
+// Marks a planned trial (and its trials row, if it has one) failed with a one-line reason.
+void record_failure(ResultStore& store, PlannedTrial& p, const std::string& why) {
+  p.status = "failed", p.error = why;
+  store.update_planned(p);
+  if (p.trial_id) store.finish_trial(*p.trial_id, "failed");
+}
+
+// Fault injection for the tests of --isolate: EEBENCH_INJECT_FAULT="K:KIND" makes the child that runs
+// planned trial K crash (segv, abort), hang, or allocate without bound (alloc).
+void inject_fault(int trial_index) {
+  const char* f = std::getenv("EEBENCH_INJECT_FAULT");
+  if (!f) return;
+  const std::string s(f);
+  const auto colon = s.find(':');
+  if (colon == std::string::npos || s.substr(0, colon) != std::to_string(trial_index)) return;
+  const std::string kind = s.substr(colon + 1);
+  if (kind == "segv") std::raise(SIGSEGV);
+  if (kind == "abort") std::abort();
+  if (kind == "hang")
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  if (kind == "alloc") {
+    std::vector<std::unique_ptr<char[]>> hog;
+    for (;;) {
+      hog.emplace_back(new char[64 << 20]);
+      std::memset(hog.back().get(), 1, 64 << 20);
+    }
+  }
+}
+
+// Cheap checks before any weights are loaded: every task, strategy and the backend exist.
+void validate(const RunSpec& spec) {
+  for (const auto& t : spec.trials) {
+    make_task(t.task);
+    make_strategy(t.strategy, t.params);
+  }
+  std::string known;
+  bool ok = false;
+  for (const auto& b : list_backends()) {
+    known += (known.empty() ? "" : ", ") + b.name;
+    ok = ok || b.name == spec.args.backend;
+  }
+  if (!ok) throw Error("unknown backend '" + spec.args.backend + "' (known: " + known + ")");
+  if (spec.args.isolate && spec.args.memory_limit_mb > 0 && spec.args.backend == "cuda")
+    throw Error("--memory-limit-mb limits address space, which CUDA reserves in bulk; use it with the cpu backend");
+}
+
 }  // namespace
 
 int cmd_run(RunArgs a) {
-  auto store = std::make_unique<ResultStore>(ResultStore::open(a.db));
+  std::unique_ptr<ResultStore> store;
   RunSpec spec;
   int64_t run_id = 0;
+  const bool child = a.only_trial >= 0;
   if (a.resume > 0) {
+    store = std::make_unique<ResultStore>(ResultStore::open(a.db));
     RunInfo old = store->run(a.resume);
-    if (old.status == "finished") {
+    if (old.status == "finished" && !child) {
       std::printf("run %ld is already finished\n", a.resume);
       return 0;
     }
@@ -74,98 +220,92 @@ int cmd_run(RunArgs a) {
     spec.args.db = a.db;
     spec.args.quiet = a.quiet;
     spec.args.command_line = old.command_line;
+    if (a.given.count("isolate")) spec.args.isolate = a.isolate;  // how to retry may change
+    if (a.given.count("timeout_s")) spec.args.timeout_s = a.timeout_s;
+    if (a.given.count("memory_limit_mb")) spec.args.memory_limit_mb = a.memory_limit_mb;
     run_id = a.resume;
-    store->finish_run(run_id, "running");  // reopened: clears finished_at and error
+    if (!child) store->finish_run(run_id, "running");  // reopened: clears finished_at and error
+  } else if (child) {
+    throw Error("--trial-index needs --resume RUN");
+  } else if (!a.spec_file.empty()) {
+    for (const char* k : {"model", "tokenizer", "task", "strategy", "params", "sweep", "split", "subjects", "shots"})
+      if (a.given.count(k))
+        throw Error(a.spec_file, std::string("--") + k + " cannot be combined with a run spec (set it in the file)");
+    spec = load_spec_file(a.spec_file, a, a.given);
+    spec.args.command_line = a.command_line;
+    spec.args.quiet = a.quiet;
   } else {
-    if (a.task.empty()) throw Error("no task given (--task; see eebench list tasks)");
+    if (a.task.empty()) throw Error("no task given (--task, or a run spec file; see eebench run --help)");
     spec = RunSpec::from_args(a);
   }
   const RunArgs& ar = spec.args;
-  // Validate everything cheap before loading weights.
-  auto task = make_task(ar.task);
-  std::vector<std::unique_ptr<Strategy>> strategies;
-  for (const auto& p : spec.params) strategies.push_back(make_strategy(ar.strategy, p));
-  {
-    std::string known;
-    bool ok = false;
-    for (const auto& b : list_backends()) {
-      known += (known.empty() ? "" : ", ") + b.name;
-      ok = ok || b.name == ar.backend;
-    }
-    if (!ok) throw Error("unknown backend '" + ar.backend + "' (known: " + known + ")");
-  }
+  validate(spec);
+  if (!store) store = std::make_unique<ResultStore>(ResultStore::open(ar.db));
 
-  BackendOptions bo;
-  bo.threads = ar.threads;
-  bo.dtype = ar.dtype;
-  auto lm = load_for_backend(ar.model, ar.tokenizer, ar.backend, bo);
-  TaskOptions to;
-  to.data_dir = ar.data;
-  to.split = ar.split;
-  to.shots = ar.shots;
-  to.limit = ar.limit;
-  to.subjects = ar.subjects;
-  auto docs = task->load(to);
-  if (docs.empty()) throw Error("task " + ar.task + ": no documents");
-
-  Environment env = capture_environment(ar.backend, 0);
   if (run_id == 0) {
-    run_id = store->begin_run(run_row(spec, env, lm.backend->device_description()));
-  } else {
-    for (const auto& t : store->trials(run_id))
-      if (t.model.weights_checksum != lm.model.weights_checksum)
-        throw Error(ar.model, "weights changed since run " + std::to_string(run_id) + " (checksum " +
-                                  lm.model.weights_checksum + ", stored " + t.model.weights_checksum + ")");
+    Environment env = capture_environment(ar.backend, 0);
+    run_id = store->begin_run(run_row(spec, env));
   }
-  std::fprintf(stderr, "eebench: run %ld → %s (%zu documents, %zu trial%s)\n", long(run_id), ar.db.c_str(),
-               docs.size(), strategies.size(), strategies.size() == 1 ? "" : "s");
+  {
+    std::vector<nlohmann::json> plan;
+    for (const auto& t : spec.trials) plan.push_back(t.to_json());
+    store->plan_trials(run_id, plan);  // a resumed run keeps its stored entries
+  }
+  auto planned = store->planned_trials(run_id);
+  if (planned.size() != spec.trials.size())
+    throw Error(ar.db, "run " + std::to_string(run_id) + " has " + std::to_string(planned.size()) +
+                           " planned trials, its spec " + std::to_string(spec.trials.size()));
 
-  const auto& cfg = lm.model.cfg;
-  ModelRow mr;
-  mr.path = ar.model, mr.format = lm.model.format, mr.weights_checksum = lm.model.weights_checksum;
-  mr.config = {{"architecture", cfg.architecture}, {"dim", cfg.dim}, {"hidden_dim", cfg.hidden_dim},
-               {"n_layers", cfg.n_layers}, {"n_heads", cfg.n_heads}, {"n_kv_heads", cfg.n_kv_heads},
-               {"head_dim", cfg.head_dim}, {"vocab_size", cfg.vocab_size}, {"rope_theta", cfg.rope_theta},
-               {"norm_eps", cfg.norm_eps}, {"tied_embeddings", cfg.tied_embeddings},
-               {"max_seq_len", cfg.max_seq_len}};
-  for (const auto& [n, t] : lm.model.tensors) mr.n_params += static_cast<int64_t>(t.numel());
-  const int64_t model_id = store->add_model(run_id, mr);
-  TaskRow tr;
-  tr.name = task->name(), tr.version = task->version();
-  tr.split = ar.split.empty() ? task->default_split() : ar.split;
-  tr.shots = ar.shots < 0 ? task->default_shots() : ar.shots;
-  tr.template_hash = template_hash(*task), tr.limit_n = ar.limit, tr.n_docs = static_cast<int>(docs.size());
-  const int64_t task_id = store->add_task(run_id, tr);
-
-  nlohmann::json run_spec_json = spec.to_json();
-  TrialInputs in{*lm.backend, *lm.tokenizer, *task, to, docs, run_spec_json};
-  TrialOptions opt;
-  opt.reps = ar.reps, opt.warmup = ar.warmup, opt.max_new_tokens = ar.max_new_tokens;
-  opt.seed = ar.seed, opt.quiet = ar.quiet;
-  try {
-    for (size_t i = 0; i < strategies.size(); ++i) {
-      auto& st = *strategies[i];
-      StrategyRow sr;
-      sr.name = st.name(), sr.params = spec.params[i];
-      const int64_t strategy_id = store->add_strategy(run_id, sr);
-      store->set_strategy_resolved(strategy_id, prepare_strategy(in, st));
-      const int64_t trial = store->begin_trial(run_id, model_id, task_id, strategy_id);
-      auto done = store->done_samples(trial);
-      opt.label = st.name() + (spec.params.size() > 1 ? " " + spec.params[i].dump() : "");
-      run_trial(in, st, opt, done, [&](const SampleRecord& r) { store->add_sample(trial, to_row(r)); });
-      std::vector<SampleRecord> all;
-      for (const auto& row : store->samples(trial)) all.push_back(from_row(row));
-      auto ms = trial_metrics(*task, all, cfg.n_layers, ar.seed);
-      for (const auto& m : ms)
-        store->put_metric(trial, MetricRow{m.name, m.group, m.value,
-                                           m.stderr_ >= 0 ? std::optional<double>(m.stderr_) : std::nullopt,
-                                           m.n, m.detail});
-      store->finish_trial(trial, "finished");
-      if (!ar.quiet) print_summary("trial " + std::to_string(trial) + ": " + opt.label, ms);
+  if (child) {  // the child of an isolated run: one trial; the parent records how it ended
+    if (a.only_trial >= static_cast<int>(planned.size())) throw Error("--trial-index out of range");
+    TrialCache cache;
+    PlannedTrial& p = planned[static_cast<size_t>(a.only_trial)];
+    inject_fault(a.only_trial);
+    try {
+      run_planned(*store, run_id, spec, p, cache);
+    } catch (const Error& e) {
+      record_failure(*store, p, e.what());
+      throw;
     }
-  } catch (const Error& e) {
-    store->finish_run(run_id, "failed", e.what());
-    throw;
+    return 0;
+  }
+
+  std::fprintf(stderr, "eebench: run %ld → %s (%zu trial%s%s)\n", long(run_id), ar.db.c_str(), planned.size(),
+               planned.size() == 1 ? "" : "s", ar.isolate ? ", each in its own process" : "");
+  size_t failed = 0;
+  std::string last_error;
+  TrialCache cache;
+  for (auto& p : planned) {
+    if (p.status == "finished") continue;
+    if (ar.isolate) {
+      run_isolated(*store, run_id, spec, p);
+      if (p.status != "finished") {
+        ++failed;
+        last_error = p.error;
+      }
+      continue;
+    }
+    try {
+      run_planned(*store, run_id, spec, p, cache);
+    } catch (const Error& e) {
+      record_failure(*store, p, e.what());
+      if (planned.size() == 1) {
+        store->finish_run(run_id, "failed", e.what());
+        throw;
+      }
+      ++failed;
+      last_error = e.what();
+      std::fprintf(stderr, "eebench: error: trial %d (%s): %s\n", p.idx, spec.trials[size_t(p.idx)].label().c_str(),
+                   e.what());
+      cache = TrialCache{};  // a half-built state is not reused
+    }
+  }
+  if (failed > 0) {
+    const std::string why = std::to_string(failed) + " of " + std::to_string(planned.size()) +
+                            " trials failed (last: " + last_error + ")";
+    store->finish_run(run_id, "failed", why);
+    throw Error("run " + std::to_string(run_id) + ": " + why + "; eebench show " + std::to_string(run_id) +
+                " --db " + ar.db + ", then eebench run --resume " + std::to_string(run_id) + " to retry them");
   }
   store->finish_run(run_id, "finished");
   std::printf("run %ld finished: eebench show %ld --db %s\n", long(run_id), long(run_id), ar.db.c_str());

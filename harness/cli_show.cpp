@@ -70,6 +70,26 @@ int cmd_show(long run_id, const std::string& db, bool samples) {
                     s.gold, s.pred, s.layers_executed, s.seconds);
     }
   }
+  // Planned trials that never finished: isolated children that crashed, timed out or ran out of
+  // memory, and trials whose error stopped them.
+  for (const auto& p : store->planned_trials(run_id)) {
+    if (p.status == "finished") continue;
+    std::printf("\nplanned trial %d [%s]  %s %s on %s (%s)\n", p.idx, p.status.c_str(),
+                p.spec.value("strategy", "").c_str(), p.spec.value("params", nlohmann::json::object()).dump().c_str(),
+                p.spec.value("task", "").c_str(), p.spec.value("model", "").c_str());
+    if (!p.exit_status.empty()) std::printf("  exit: %s\n", p.exit_status.c_str());
+    if (!p.error.empty()) std::printf("  error: %s\n", p.error.c_str());
+    if (!p.stderr_tail.empty()) {
+      std::printf("  stderr (last lines):\n");
+      size_t start = 0;
+      while (start < p.stderr_tail.size()) {
+        size_t nl = p.stderr_tail.find('\n', start);
+        if (nl == std::string::npos) nl = p.stderr_tail.size();
+        std::printf("    | %s\n", p.stderr_tail.substr(start, nl - start).c_str());
+        start = nl + 1;
+      }
+    }
+  }
   return 0;
 }
 

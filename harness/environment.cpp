@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "build_info.h"
+#include "harness/isolate.h"
 #ifdef EEB_HAVE_CUDA
 #include "backends/cuda/cuda_backend.h"
 #endif
@@ -50,6 +51,23 @@ Environment capture_environment(const std::string& backend_name, int device) {
 #ifdef EEB_SENTENCEPIECE_VERSION
   lv["sentencepiece"] = EEB_SENTENCEPIECE_VERSION;
 #endif
+  // What other programs know (through Boost.Process, with a timeout; absent programs give nothing).
+  const std::string lscpu = program_output("lscpu", {"--json"});
+  if (auto j = nlohmann::json::parse(lscpu, nullptr, false); j.is_object() && j.contains("lscpu")) {
+    nlohmann::json cpu = nlohmann::json::object();
+    for (const auto& f : j["lscpu"])
+      if (f.is_object() && f.contains("field") && f.contains("data") && f["data"].is_string()) {
+        std::string k = f["field"].get<std::string>();
+        if (!k.empty() && k.back() == ':') k.pop_back();
+        if (k == "Model name" || k == "CPU(s)" || k == "Thread(s) per core" || k == "Socket(s)" ||
+            k == "L2 cache" || k == "L3 cache" || k == "CPU max MHz" || k == "Architecture")
+          cpu[k] = f["data"];
+      }
+    if (!cpu.empty()) lv["lscpu"] = cpu;
+  }
+  const std::string smi =
+      program_output("nvidia-smi", {"--query-gpu=name,uuid,driver_version,memory.total", "--format=csv,noheader"});
+  if (!smi.empty()) lv["nvidia_smi"] = smi.substr(0, smi.find_last_not_of('\n') + 1);
 #ifdef EEB_HAVE_CUDA
   if (backend_name == "cuda") {
     auto info = cuda_device_info(device);

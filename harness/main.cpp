@@ -49,6 +49,15 @@ int main(int argc, char** argv) {
   r->add_option("--threads", run.threads, "CPU threads (0 = all cores)");
   r->add_option("--resume", run.resume, "finish run RUN (killed or failed) with no duplicate rows");
   r->add_flag("--quiet,-q", run.quiet, "no progress output");
+  r->add_option("spec", run.spec_file, "a run spec file (TOML: models x tasks x strategies x parameters; docs/SPECS.md)")
+      ->check(CLI::ExistingFile);
+  r->add_flag("--isolate", run.isolate, "run each trial in its own child process (crash, timeout, OOM recorded)");
+  r->add_option("--timeout", run.timeout_s, "isolated trials: wall-clock limit in seconds (0: none)")
+      ->check(CLI::NonNegativeNumber);
+  r->add_option("--memory-limit-mb", run.memory_limit_mb, "isolated trials: address-space limit in MB (0: none)")
+      ->check(CLI::NonNegativeNumber);
+  r->add_option("--trial-index", run.only_trial, "internal: run one planned trial of --resume RUN")
+      ->group("");
 
   eeb::LogitsArgs lg;
   auto* l = app.add_subcommand("logits", "top tokens and probabilities at every layer (logit lens)");
@@ -107,7 +116,15 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    if (r->parsed()) return eeb::cmd_run(run);
+    if (r->parsed()) {
+      for (const auto* o : r->get_options())
+        if (o->count() > 0)
+          for (std::string n : o->get_lnames()) {
+            for (char& ch : n) ch = ch == '-' ? '_' : ch;
+            run.given.insert(n == "timeout" ? "timeout_s" : n);
+          }
+      return eeb::cmd_run(run);
+    }
     if (l->parsed()) return eeb::cmd_logits(lg);
     if (ls->parsed()) return eeb::cmd_list(list_what, db);
     if (sh->parsed()) return eeb::cmd_show(show_run, db, show_samples);

@@ -4,43 +4,61 @@
 #include "harness/sweep.h"
 
 namespace eeb {
+using nlohmann::json;
 
-nlohmann::json RunSpec::to_json() const {
-  const auto& a = args;
-  return {{"model", a.model},     {"tokenizer", a.tokenizer}, {"task", a.task},
-          {"strategy", a.strategy}, {"params", a.params},     {"backend", a.backend},
-          {"data", a.data},       {"split", a.split},         {"db", a.db},
-          {"dtype", a.dtype},     {"subjects", a.subjects},   {"sweeps", a.sweeps},
-          {"shots", a.shots},     {"limit", a.limit},         {"threads", a.threads},
-          {"reps", a.reps},       {"warmup", a.warmup},       {"max_new_tokens", a.max_new_tokens},
-          {"seed", a.seed},       {"trials", params}};
+json TrialSpec::to_json() const {
+  return {{"model", model},   {"tokenizer", tokenizer}, {"task", task},     {"data", data},
+          {"split", split},   {"subjects", subjects},   {"shots", shots},   {"limit", limit},
+          {"max_new_tokens", max_new_tokens},           {"strategy", strategy}, {"params", params}};
 }
 
-RunSpec RunSpec::from_json(const nlohmann::json& j) {
+TrialSpec TrialSpec::from_json(const json& j) {
   try {
+    TrialSpec t;
+    t.model = j.at("model"), t.tokenizer = j.at("tokenizer");
+    t.task = j.at("task"), t.data = j.at("data"), t.split = j.at("split");
+    t.subjects = j.at("subjects").get<std::vector<std::string>>();
+    t.shots = j.at("shots"), t.limit = j.at("limit"), t.max_new_tokens = j.at("max_new_tokens");
+    t.strategy = j.at("strategy"), t.params = j.at("params");
+    if (!t.params.is_object()) throw Error("params is not an object");
+    return t;
+  } catch (const json::exception& e) {
+    throw Error(std::string("stored trial spec is malformed: ") + e.what());
+  }
+}
+
+std::string TrialSpec::label() const {
+  std::string s = strategy;
+  if (!params.empty()) s += " " + params.dump();
+  return s + " on " + task + " (" + model + ")";
+}
+
+json RunSpec::to_json() const {
+  const auto& a = args;
+  json trials_json = json::array();
+  for (const auto& t : trials) trials_json.push_back(t.to_json());
+  return {{"version", 2},           {"source", source},       {"file", file.is_null() ? json::object() : file},
+          {"backend", a.backend},   {"dtype", a.dtype},       {"db", a.db},
+          {"threads", a.threads},   {"reps", a.reps},         {"warmup", a.warmup},
+          {"seed", a.seed},         {"isolate", a.isolate},   {"timeout_s", a.timeout_s},
+          {"memory_limit_mb", a.memory_limit_mb},             {"trials", trials_json}};
+}
+
+RunSpec RunSpec::from_json(const json& j) {
+  try {
+    if (j.value("version", 1) != 2)
+      throw Error("stored run spec has version " + std::to_string(j.value("version", 1)) +
+                  " (this eebench resumes version 2)");
     RunSpec s;
     auto& a = s.args;
-    a.model = j.at("model");
-    a.tokenizer = j.at("tokenizer");
-    a.task = j.at("task");
-    a.strategy = j.at("strategy");
-    a.params = j.at("params");
-    a.backend = j.at("backend");
-    a.data = j.at("data");
-    a.split = j.at("split");
-    a.dtype = j.at("dtype");
-    a.subjects = j.at("subjects").get<std::vector<std::string>>();
-    a.sweeps = j.at("sweeps").get<std::vector<std::string>>();
-    a.shots = j.at("shots");
-    a.limit = j.at("limit");
-    a.threads = j.at("threads");
-    a.reps = j.at("reps");
-    a.warmup = j.at("warmup");
-    a.max_new_tokens = j.at("max_new_tokens");
-    a.seed = j.at("seed");
-    s.params = j.at("trials").get<std::vector<nlohmann::json>>();
+    s.source = j.at("source");
+    s.file = j.at("file");
+    a.backend = j.at("backend"), a.dtype = j.at("dtype"), a.db = j.at("db");
+    a.threads = j.at("threads"), a.reps = j.at("reps"), a.warmup = j.at("warmup"), a.seed = j.at("seed");
+    a.isolate = j.at("isolate"), a.timeout_s = j.at("timeout_s"), a.memory_limit_mb = j.at("memory_limit_mb");
+    for (const auto& t : j.at("trials")) s.trials.push_back(TrialSpec::from_json(t));
     return s;
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const json::exception& e) {
     throw Error(std::string("stored run spec is malformed: ") + e.what());
   }
 }
@@ -48,10 +66,17 @@ RunSpec RunSpec::from_json(const nlohmann::json& j) {
 RunSpec RunSpec::from_args(const RunArgs& a) {
   RunSpec s;
   s.args = a;
-  auto base = nlohmann::json::parse(a.params, nullptr, false);
-  if (base.is_discarded() || !base.is_object())
-    throw Error("--params: not a JSON object: " + a.params);
-  s.params = expand_sweep(base, a.sweeps);
+  auto base = json::parse(a.params, nullptr, false);
+  if (base.is_discarded() || !base.is_object()) throw Error("--params: not a JSON object: " + a.params);
+  TrialSpec t;
+  t.model = a.model, t.tokenizer = a.tokenizer;
+  t.task = a.task, t.data = a.data, t.split = a.split, t.subjects = a.subjects;
+  t.shots = a.shots, t.limit = a.limit, t.max_new_tokens = a.max_new_tokens;
+  t.strategy = a.strategy;
+  for (auto& p : expand_sweep(base, a.sweeps)) {
+    t.params = std::move(p);
+    s.trials.push_back(t);
+  }
   return s;
 }
 

@@ -1,4 +1,6 @@
-// The full description of an `eebench run`, stored as JSON with the run so `--resume` can rebuild it.
+// The full description of an `eebench run`: run-wide settings plus its expansion into trials
+// (model × task × strategy × parameters). Stored as JSON with the run (and the expansion, one row
+// per trial, in planned_trials) so `--resume` and `--isolate` children can rebuild it exactly.
 #pragma once
 #include <string>
 #include <vector>
@@ -9,12 +11,34 @@
 
 namespace eeb {
 
+// One trial: everything that differs between the trials of a run.
+struct TrialSpec {
+  std::string model, tokenizer;
+  std::string task, data, split;
+  std::vector<std::string> subjects;
+  int shots = -1, limit = 0, max_new_tokens = 64;
+  std::string strategy;
+  nlohmann::json params = nlohmann::json::object();
+
+  nlohmann::json to_json() const;
+  static TrialSpec from_json(const nlohmann::json& j);  // Error on a malformed stored entry
+  std::string label() const;                           // "strategy {params} on task (model)"
+  bool same_model(const TrialSpec& o) const { return model == o.model && tokenizer == o.tokenizer; }
+  bool same_docs(const TrialSpec& o) const {
+    return task == o.task && data == o.data && split == o.split && subjects == o.subjects &&
+           shots == o.shots && limit == o.limit;
+  }
+};
+
 struct RunSpec {
-  RunArgs args;                          // what the user asked for
-  std::vector<nlohmann::json> params;    // the expanded sweep: one strategy parameter set per trial
+  RunArgs args;                   // run-wide: backend, dtype, db, reps, warmup, seed, threads, ...
+  std::string source = "cli";     // "cli", or the spec file it came from
+  nlohmann::json file;            // the spec file's contents (as JSON), when there was one
+  std::vector<TrialSpec> trials;  // the expansion, in run order (models outermost)
+
   nlohmann::json to_json() const;
   static RunSpec from_json(const nlohmann::json& j);  // Error on a malformed stored spec
-  static RunSpec from_args(const RunArgs& a);          // parses --params, expands --sweep
+  static RunSpec from_args(const RunArgs& a);          // one model and task; --params and --sweep expanded
 };
 
 }  // namespace eeb

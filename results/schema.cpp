@@ -120,7 +120,35 @@ struct Migration {
   const char* sql;
 };
 const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> m = {};
+  static const std::vector<Migration> m = {
+      {2, R"SQL(
+CREATE TABLE planned_trials (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL CHECK (idx >= 0),
+  spec TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'finished', 'failed')),
+  trial_id INTEGER REFERENCES trials(id) ON DELETE SET NULL,
+  exit_status TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT '',
+  stderr_tail TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (run_id, idx));
+CREATE TABLE targets (
+  paper TEXT NOT NULL,
+  version TEXT NOT NULL,
+  row_key TEXT NOT NULL,
+  source TEXT NOT NULL,
+  model TEXT NOT NULL DEFAULT '',
+  task TEXT NOT NULL DEFAULT '',
+  setting TEXT NOT NULL DEFAULT '{}',
+  metric TEXT NOT NULL,
+  value REAL,
+  lower REAL,
+  upper REAL,
+  text_value TEXT NOT NULL DEFAULT '',
+  note TEXT NOT NULL DEFAULT '',
+  loaded_at TEXT NOT NULL,
+  PRIMARY KEY (paper, version, row_key));
+)SQL"}};
   return m;
 }
 

@@ -108,6 +108,32 @@ struct TrialRow {
   int64_t n_samples = 0;
 };
 
+// One entry of a run's expansion (models x tasks x strategies x parameters), stored when the run
+// begins. A trial that never got far enough to have a `trials` row (a child process that crashed
+// while loading, say) is still here, with how it ended.
+struct PlannedTrial {
+  int64_t run_id = 0;
+  int idx = 0;                                   // position in the expansion
+  nlohmann::json spec = nlohmann::json::object();  // model, task, strategy, params, ...
+  std::string status = "pending";                // pending | running | finished | failed
+  std::optional<int64_t> trial_id;               // the trials row, once there is one
+  std::string exit_status;  // isolated trials: "exit 0", "exit 2", "signal 9 (SIGKILL)", "timeout after 60 s"
+  std::string error;        // one line: why it failed
+  std::string stderr_tail;  // isolated trials: the end of the child's standard error
+};
+
+// A published number to compare against (reports/paper_targets.toml, loaded by `eebench reproduce`).
+// value: the number; lower/upper: the accepted interval (either may be open); text_value: a
+// non-numeric target such as a list of removed layers.
+struct TargetRow {
+  std::string paper, version, row_key, source;
+  std::string model, task;
+  nlohmann::json setting = nlohmann::json::object();
+  std::string metric;
+  std::optional<double> value, lower, upper;
+  std::string text_value, note;
+};
+
 struct RunSummary {
   int64_t id = 0;
   std::string started_at, finished_at, status, backend, command_line;
@@ -156,6 +182,15 @@ class ResultStore {
 
   void put_metric(int64_t trial, const MetricRow& m);  // upsert on (trial, name, group)
   std::vector<MetricRow> metrics(int64_t trial);       // ordered by group, name
+
+  // The run's expansion. plan_trials replaces nothing: entries already stored (resume) are kept.
+  void plan_trials(int64_t run, const std::vector<nlohmann::json>& specs);
+  std::vector<PlannedTrial> planned_trials(int64_t run);
+  void update_planned(const PlannedTrial& p);  // status, trial_id, exit_status, error, stderr_tail
+
+  // Paper targets: replace every row of (paper, version) with `rows` in one transaction.
+  void put_targets(const std::string& paper, const std::string& version, const std::vector<TargetRow>& rows);
+  std::vector<TargetRow> targets(const std::string& paper);  // every version, by row order
 
   std::string integrity_check();  // "ok" or SQLite's findings
   sqlite3* handle() { return db_.get(); }  // for read-only ad-hoc queries (reports)
