@@ -1,5 +1,6 @@
 // The eebench subcommands. main.cpp parses the command line (CLI11) into these structs.
 #pragma once
+#include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
@@ -24,6 +25,29 @@ struct RunArgs {
   std::set<std::string> given;      // options named on the command line (they override a spec file)
 };
 int cmd_run(RunArgs a);
+
+struct RunSpec;
+class ResultStore;
+// Runs (run_id 0: a new run) or resumes every planned trial of spec; only_trial >= 0: that one only
+// (the child of an isolated run). Trial failures are recorded and counted; a run of one trial
+// rethrows its error. Sets the run's final status.
+struct RunResult {
+  int64_t run_id = 0;
+  size_t trials = 0, failed = 0;
+  std::string last_error;
+};
+void validate(const RunSpec& spec);  // cheap checks before any weights are loaded
+RunResult execute_run(ResultStore& store, const RunSpec& spec, int64_t run_id, int only_trial = -1);
+
+struct ReproduceArgs {
+  std::string paper, model, model_id, tokenizer, data = "data", db = "results/eebench.db", targets;
+  std::string backend = "cpu", dtype = "f32";
+  int limit = -1, threads = 0;
+  bool list = false, quiet = false;
+  std::set<std::string> given;
+  std::string command_line;
+};
+int cmd_reproduce(const ReproduceArgs& a);
 
 struct LogitsArgs {
   std::string model, tokenizer, prompt, backend = "cpu", dtype = "f32";

@@ -125,7 +125,7 @@ void run_planned(ResultStore& store, int64_t run_id, const RunSpec& spec, Planne
   tr.template_hash = template_hash(task), tr.limit_n = t.limit, tr.n_docs = static_cast<int>(c.docs.size());
   const int64_t task_id = store.add_task(run_id, tr);
 
-  auto st = make_strategy(t.strategy, t.params);
+  auto st = make_strategy(t.strategy, resolve_depth_params(t.params, lm.model.cfg.n_layers));
   StrategyRow sr;
   sr.name = st->name(), sr.params = t.params;
   const int64_t strategy_id = store.add_strategy(run_id, sr);
@@ -185,11 +185,13 @@ void inject_fault(int trial_index) {
   }
 }
 
+}  // namespace
+
 // Cheap checks before any weights are loaded: every task, strategy and the backend exist.
 void validate(const RunSpec& spec) {
   for (const auto& t : spec.trials) {
     make_task(t.task);
-    make_strategy(t.strategy, t.params);
+    make_strategy(t.strategy, resolve_depth_params(t.params, 32));  // any depth: names and types
   }
   std::string known;
   bool ok = false;
@@ -202,7 +204,75 @@ void validate(const RunSpec& spec) {
     throw Error("--memory-limit-mb limits address space, which CUDA reserves in bulk; use it with the cpu backend");
 }
 
-}  // namespace
+RunResult execute_run(ResultStore& store, const RunSpec& spec, int64_t run_id, int only_trial) {
+  const RunArgs& ar = spec.args;
+  if (run_id == 0) {
+    Environment env = capture_environment(ar.backend, 0);
+    run_id = store.begin_run(run_row(spec, env));
+  }
+  {
+    std::vector<nlohmann::json> plan;
+    for (const auto& t : spec.trials) plan.push_back(t.to_json());
+    store.plan_trials(run_id, plan);  // a resumed run keeps its stored entries
+  }
+  auto planned = store.planned_trials(run_id);
+  if (planned.size() != spec.trials.size())
+    throw Error(ar.db, "run " + std::to_string(run_id) + " has " + std::to_string(planned.size()) +
+                           " planned trials, its spec " + std::to_string(spec.trials.size()));
+  RunResult res;
+  res.run_id = run_id;
+  res.trials = planned.size();
+
+  if (only_trial >= 0) {  // the child of an isolated run: one trial; the parent records how it ended
+    if (only_trial >= static_cast<int>(planned.size())) throw Error("--trial-index out of range");
+    TrialCache cache;
+    PlannedTrial& p = planned[static_cast<size_t>(only_trial)];
+    inject_fault(only_trial);
+    try {
+      run_planned(store, run_id, spec, p, cache);
+    } catch (const Error& e) {
+      record_failure(store, p, e.what());
+      throw;
+    }
+    return res;
+  }
+
+  std::fprintf(stderr, "eebench: run %ld → %s (%zu trial%s%s)\n", long(run_id), ar.db.c_str(), planned.size(),
+               planned.size() == 1 ? "" : "s", ar.isolate ? ", each in its own process" : "");
+  TrialCache cache;
+  for (auto& p : planned) {
+    if (p.status == "finished") continue;
+    if (ar.isolate) {
+      run_isolated(store, run_id, spec, p);
+      if (p.status != "finished") {
+        ++res.failed;
+        res.last_error = p.error;
+      }
+      continue;
+    }
+    try {
+      run_planned(store, run_id, spec, p, cache);
+    } catch (const Error& e) {
+      record_failure(store, p, e.what());
+      if (planned.size() == 1) {
+        store.finish_run(run_id, "failed", e.what());
+        throw;
+      }
+      ++res.failed;
+      res.last_error = e.what();
+      std::fprintf(stderr, "eebench: error: trial %d (%s): %s\n", p.idx, spec.trials[size_t(p.idx)].label().c_str(),
+                   e.what());
+      cache = TrialCache{};  // a half-built state is not reused
+    }
+  }
+  if (res.failed > 0)
+    store.finish_run(run_id, "failed",
+                     std::to_string(res.failed) + " of " + std::to_string(planned.size()) +
+                         " trials failed (last: " + res.last_error + ")");
+  else
+    store.finish_run(run_id, "finished");
+  return res;
+}
 
 int cmd_run(RunArgs a) {
   std::unique_ptr<ResultStore> store;
@@ -238,77 +308,16 @@ int cmd_run(RunArgs a) {
     if (a.task.empty()) throw Error("no task given (--task, or a run spec file; see eebench run --help)");
     spec = RunSpec::from_args(a);
   }
-  const RunArgs& ar = spec.args;
   validate(spec);
-  if (!store) store = std::make_unique<ResultStore>(ResultStore::open(ar.db));
-
-  if (run_id == 0) {
-    Environment env = capture_environment(ar.backend, 0);
-    run_id = store->begin_run(run_row(spec, env));
-  }
-  {
-    std::vector<nlohmann::json> plan;
-    for (const auto& t : spec.trials) plan.push_back(t.to_json());
-    store->plan_trials(run_id, plan);  // a resumed run keeps its stored entries
-  }
-  auto planned = store->planned_trials(run_id);
-  if (planned.size() != spec.trials.size())
-    throw Error(ar.db, "run " + std::to_string(run_id) + " has " + std::to_string(planned.size()) +
-                           " planned trials, its spec " + std::to_string(spec.trials.size()));
-
-  if (child) {  // the child of an isolated run: one trial; the parent records how it ended
-    if (a.only_trial >= static_cast<int>(planned.size())) throw Error("--trial-index out of range");
-    TrialCache cache;
-    PlannedTrial& p = planned[static_cast<size_t>(a.only_trial)];
-    inject_fault(a.only_trial);
-    try {
-      run_planned(*store, run_id, spec, p, cache);
-    } catch (const Error& e) {
-      record_failure(*store, p, e.what());
-      throw;
-    }
-    return 0;
-  }
-
-  std::fprintf(stderr, "eebench: run %ld → %s (%zu trial%s%s)\n", long(run_id), ar.db.c_str(), planned.size(),
-               planned.size() == 1 ? "" : "s", ar.isolate ? ", each in its own process" : "");
-  size_t failed = 0;
-  std::string last_error;
-  TrialCache cache;
-  for (auto& p : planned) {
-    if (p.status == "finished") continue;
-    if (ar.isolate) {
-      run_isolated(*store, run_id, spec, p);
-      if (p.status != "finished") {
-        ++failed;
-        last_error = p.error;
-      }
-      continue;
-    }
-    try {
-      run_planned(*store, run_id, spec, p, cache);
-    } catch (const Error& e) {
-      record_failure(*store, p, e.what());
-      if (planned.size() == 1) {
-        store->finish_run(run_id, "failed", e.what());
-        throw;
-      }
-      ++failed;
-      last_error = e.what();
-      std::fprintf(stderr, "eebench: error: trial %d (%s): %s\n", p.idx, spec.trials[size_t(p.idx)].label().c_str(),
-                   e.what());
-      cache = TrialCache{};  // a half-built state is not reused
-    }
-  }
-  if (failed > 0) {
-    const std::string why = std::to_string(failed) + " of " + std::to_string(planned.size()) +
-                            " trials failed (last: " + last_error + ")";
-    store->finish_run(run_id, "failed", why);
-    throw Error("run " + std::to_string(run_id) + ": " + why + "; eebench show " + std::to_string(run_id) +
-                " --db " + ar.db + ", then eebench run --resume " + std::to_string(run_id) + " to retry them");
-  }
-  store->finish_run(run_id, "finished");
-  std::printf("run %ld finished: eebench show %ld --db %s\n", long(run_id), long(run_id), ar.db.c_str());
+  if (!store) store = std::make_unique<ResultStore>(ResultStore::open(spec.args.db));
+  const RunResult res = execute_run(*store, spec, run_id, a.only_trial);
+  if (child) return 0;
+  const std::string id = std::to_string(res.run_id);
+  if (res.failed > 0)
+    throw Error("run " + id + ": " + std::to_string(res.failed) + " of " + std::to_string(res.trials) +
+                " trials failed (last: " + res.last_error + "); eebench show " + id + " --db " + spec.args.db +
+                ", then eebench run --resume " + id + " to retry them");
+  std::printf("run %s finished: eebench show %s --db %s\n", id.c_str(), id.c_str(), spec.args.db.c_str());
   return 0;
 }
 

@@ -59,6 +59,25 @@ int main(int argc, char** argv) {
   r->add_option("--trial-index", run.only_trial, "internal: run one planned trial of --resume RUN")
       ->group("");
 
+  eeb::ReproduceArgs rep;
+  rep.command_line = run.command_line;
+  auto* rr = app.add_subcommand("reproduce", "run a paper's spec and compare with its published numbers");
+  rr->add_option("paper", rep.paper, "paper id (adainfer, shortgpt, layerskip, lad; --list shows them)");
+  rr->add_flag("--list", rep.list, "list the papers and their targets");
+  rr->add_option("--model,-m", rep.model, "model path or hub id org/name (default: the paper's first model)");
+  rr->add_option("--model-id", rep.model_id, "the hub id a local --model path is a copy of (for the comparison)");
+  rr->add_option("--tokenizer", rep.tokenizer, "SentencePiece tokenizer.model (default: the model's own)");
+  rr->add_option("--data,-d", rep.data, "folder laid out like datasets/ (sst2/, mmlu/, cnn_dailymail/)");
+  rr->add_option("--db", rep.db, "SQLite results database");
+  rr->add_option("--targets", rep.targets, "a targets file instead of the built-in reports/papers.toml")
+      ->check(CLI::ExistingFile);
+  rr->add_option("--limit", rep.limit, "at most this many documents per task (MMLU: per subject)")
+      ->check(CLI::NonNegativeNumber);
+  rr->add_option("--backend,-b", rep.backend, "backend: cpu or cuda");
+  rr->add_option("--dtype", rep.dtype, "weights dtype on the backend");
+  rr->add_option("--threads", rep.threads, "CPU threads (0 = all cores)");
+  rr->add_flag("--quiet,-q", rep.quiet, "no progress output");
+
   eeb::LogitsArgs lg;
   auto* l = app.add_subcommand("logits", "top tokens and probabilities at every layer (logit lens)");
   l->add_option("--model,-m", lg.model, "model path")->required();
@@ -126,6 +145,12 @@ int main(int argc, char** argv) {
       return eeb::cmd_run(run);
     }
     if (l->parsed()) return eeb::cmd_logits(lg);
+    if (rr->parsed()) {
+      for (const auto* o : rr->get_options())
+        if (o->count() > 0)
+          for (const auto& n : o->get_lnames()) rep.given.insert(n);
+      return eeb::cmd_reproduce(rep);
+    }
     if (ls->parsed()) return eeb::cmd_list(list_what, db);
     if (sh->parsed()) return eeb::cmd_show(show_run, db, show_samples);
     if (rp->parsed()) return eeb::cmd_report(report_runs, db, report_format, report_out);

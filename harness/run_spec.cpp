@@ -1,5 +1,8 @@
 #include "harness/run_spec.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "harness/error.h"
 #include "harness/sweep.h"
 
@@ -31,6 +34,27 @@ std::string TrialSpec::label() const {
   std::string s = strategy;
   if (!params.empty()) s += " " + params.dump();
   return s + " on " + task + " (" + model + ")";
+}
+
+json resolve_depth_params(const json& params, int n_layers) {
+  json out = params;
+  for (auto& [key, v] : out.items()) {
+    if (!v.is_string()) continue;
+    const std::string s = v.get<std::string>();
+    if (s.rfind("depth*", 0) != 0) continue;
+    size_t used = 0;
+    double f = -1;
+    try {
+      f = std::stod(s.substr(6), &used);
+    } catch (const std::logic_error&) {
+      used = 0;
+    }
+    if (used == 0 || used != s.size() - 6 || !(f > 0 && f < 1))
+      throw Error("parameter " + key + " = \"" + s + "\": a depth-relative value is \"depth*F\" with 0 < F < 1");
+    const long n = std::lround(f * n_layers);
+    v = std::clamp<long>(n, 1, std::max(1, n_layers - 1));
+  }
+  return out;
 }
 
 json RunSpec::to_json() const {

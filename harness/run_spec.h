@@ -30,6 +30,11 @@ struct TrialSpec {
   }
 };
 
+// Depth-relative parameters: a string "depth*F" (0 < F < 1) stands for round(F × n_layers) clamped to
+// [1, n_layers − 1], so one spec (a paper's: "remove 28% of the layers", "exit at a quarter") runs on
+// models of any depth. Returns params with every such value replaced; Error on a malformed one.
+nlohmann::json resolve_depth_params(const nlohmann::json& params, int n_layers);
+
 struct RunSpec {
   RunArgs args;                   // run-wide: backend, dtype, db, reps, warmup, seed, threads, ...
   std::string source = "cli";     // "cli", or the spec file it came from

@@ -271,7 +271,7 @@ RunSpec parse_spec(const std::string& text, const std::string& name, const std::
         }
         for (auto& p : params) {
           try {
-            make_strategy(s.name, p);  // unknown names and parameters, with the entry's line
+            make_strategy(s.name, resolve_depth_params(p, 32));  // unknown names and parameters, with the line
           } catch (const Error& e) {
             rd.fail(strategy_at[si], e.what());
           }
