@@ -163,15 +163,20 @@ void record_failure(ResultStore& store, PlannedTrial& p, const std::string& why)
   if (p.trial_id) store.finish_trial(*p.trial_id, "failed");
 }
 
-// Fault injection for the tests of --isolate: EEBENCH_INJECT_FAULT="K:KIND" makes the child that runs
-// planned trial K crash (segv, abort), hang, or allocate without bound (alloc).
+// Fault injection for the tests of --isolate: EEBENCH_INJECT_FAULT="K:KIND[,K:KIND...]" makes the
+// child that runs planned trial K crash (segv, abort), hang, or allocate without bound (alloc).
 void inject_fault(int trial_index) {
   const char* f = std::getenv("EEBENCH_INJECT_FAULT");
   if (!f) return;
-  const std::string s(f);
-  const auto colon = s.find(':');
-  if (colon == std::string::npos || s.substr(0, colon) != std::to_string(trial_index)) return;
-  const std::string kind = s.substr(colon + 1);
+  std::string kind;
+  const std::string all(f), want = std::to_string(trial_index) + ":";
+  for (size_t start = 0; start <= all.size();) {
+    size_t comma = all.find(',', start);
+    if (comma == std::string::npos) comma = all.size();
+    const std::string item = all.substr(start, comma - start);
+    if (item.rfind(want, 0) == 0) kind = item.substr(want.size());
+    start = comma + 1;
+  }
   if (kind == "segv") std::raise(SIGSEGV);
   if (kind == "abort") std::abort();
   if (kind == "hang")

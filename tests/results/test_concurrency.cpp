@@ -105,7 +105,7 @@ TEST_CASE("two processes create a new database at once", "[results][concurrency]
     });
   CHECK(run_children(jobs) == std::vector<int>{0, 0});
   auto s = ResultStore::open(path);
-  CHECK(query1(s, "SELECT count(*) FROM schema_version") == "1");  // created once
+  CHECK(query1(s, "SELECT count(*) FROM schema_version") == "2");  // created and migrated once
   const auto runs = s.list_runs();
   REQUIRE(runs.size() == 2);
   for (const auto& r : runs) CHECK(r.n_samples == 200);

@@ -21,17 +21,17 @@ TEST_CASE("open creates the folder and the documented schema", "[results]") {
   auto s = ResultStore::open(path);
   CHECK(std::filesystem::exists(path));
   CHECK(s.path() == path);
-  CHECK(s.schema_version() == 1);
-  CHECK(query1(s, "PRAGMA user_version") == "1");
+  CHECK(s.schema_version() == 2);
+  CHECK(query1(s, "PRAGMA user_version") == "2");
   CHECK(query1(s, "PRAGMA application_id") == std::to_string(0x45454231));
   CHECK(query1(s, "PRAGMA journal_mode") == "wal");
   CHECK(query1(s, "PRAGMA foreign_keys") == "1");
   CHECK(query1(s, "PRAGMA synchronous") == "1");  // NORMAL
   CHECK(query1(s, "PRAGMA busy_timeout") == "10000");
-  CHECK(query1(s, "SELECT group_concat(version) FROM schema_version") == "1");
+  CHECK(query1(s, "SELECT group_concat(version) FROM schema_version") == "1,2");  // created, then migrated
   const std::string tables = query1(
       s, "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type='table' ORDER BY name)");
-  CHECK(tables == "metrics,models,runs,samples,schema_version,strategies,tasks,trials");
+  CHECK(tables == "metrics,models,planned_trials,runs,samples,schema_version,strategies,targets,tasks,trials");
   // Every column docs/SCHEMA.md promises for samples and metrics.
   CHECK(query1(s, "SELECT group_concat(name, ',') FROM pragma_table_info('samples')") ==
         "trial_id,doc_index,doc_id,grp,gold,pred,pred_norm,correct,correct_norm,loglik,layers_executed,"
