@@ -1,52 +1,36 @@
 #!/usr/bin/env bash
-# Nightly regression job (docs/REPORTS.md): runs a fixed spec of eebench runs into one database,
-# writes tonight's report, and compares tonight's runs with the last good night's.
+# Nightly regression job (docs/REPORTS.md): runs a run spec (default specs/nightly.toml) into one
+# history database, writes tonight's report, and compares tonight's run with the last good night's.
 #
-#   EEBENCH=./build/eebench MODEL=path/to/model DATA=path/to/datasets bash scripts/nightly.sh
+#   EEBENCH=./build/eebench bash scripts/nightly.sh
+#   SPEC=my-nightly.toml DATA=/data/datasets LIMIT=500 bash scripts/nightly.sh
 #
 # Exit status: 0 no regression (or the first night: it becomes the baseline), 1 regression,
 # 2 an eebench run, report or compare failed. A night becomes the baseline only when it is not a
 # regression, so a regression keeps failing until it is fixed; ACCEPT=1 makes tonight the baseline anyway.
-# Files in $OUT: report-DATE.html / .md, compare-DATE.txt, junit-DATE.xml, baseline (run ids).
+# Files in $OUT: report-DATE.html / .md, compare-DATE.txt, junit-DATE.xml, baseline (run id).
 set -uo pipefail
 
 EEBENCH=${EEBENCH:-./build/eebench}
-MODEL=${MODEL:-../shared/data/models/sst-lm-12L}
-DATA=${DATA:-../shared/data/datasets}
+SPEC=${SPEC:-specs/nightly.toml}
 DB=${DB:-results/nightly.db}
 OUT=${OUT:-results/nightly}
-LIMIT=${LIMIT:-200}
 ACCEPT=${ACCEPT:-0}
 # Thresholds (eebench compare --help). Timing needs a quiet, dedicated machine.
 COMPARE_ARGS=${COMPARE_ARGS:---max-acc-drop 0.01 --alpha 0.05 --max-slowdown 0.05}
-
-# The spec: one eebench run per line, after the common options below. No spaces inside a word.
-SPEC=(
-  '-t sst2 -s full'
-  '-t sst2 -s oracle'
-  '-t sst2 -s adainfer'
-  '-t sst2 -s shortgpt --sweep n=0:4'
-  '-t sst2 -s lesion -p {"op":"delete"} --sweep layer=0:3'
-)
-if [[ -n "${NIGHTLY_SPEC:-}" ]]; then  # a file with one line per run replaces the spec above
-  mapfile -t SPEC < <(grep -v '^[[:space:]]*\(#\|$\)' "$NIGHTLY_SPEC")
-fi
+overrides=()
+[[ -n "${DATA:-}" ]] && overrides+=(--data "$DATA")
+[[ -n "${LIMIT:-}" ]] && overrides+=(--limit "$LIMIT")
 
 die() { echo "nightly: $*" >&2; exit 2; }
 mkdir -p "$OUT" "$(dirname "$DB")" || die "cannot create $OUT"
 night=$(date -u +%Y-%m-%dT%H%M)
 
-ids=()
-for line in "${SPEC[@]}"; do
-  read -r -a args <<<"$line"
-  out=$("$EEBENCH" run -m "$MODEL" -d "$DATA" --limit "$LIMIT" --db "$DB" -q "${args[@]}") ||
-    die "eebench run $line failed"
-  id=$(sed -n 's/^run \([0-9][0-9]*\) finished.*/\1/p' <<<"$out")
-  [[ -n "$id" ]] || die "no run id in the output of eebench run $line"
-  ids+=("$id")
-done
-tonight=$(IFS=,; echo "${ids[*]}")
-echo "nightly: tonight's runs $tonight in $DB"
+out=$("$EEBENCH" run "$SPEC" --db "$DB" -q "${overrides[@]}") || die "eebench run $SPEC failed"
+tonight=$(sed -n 's/^run \([0-9][0-9]*\) finished.*/\1/p' <<<"$out")
+[[ -n "$tonight" ]] || die "no run id in the output of eebench run $SPEC"
+ids=("$tonight")
+echo "nightly: tonight's run $tonight in $DB"
 
 "$EEBENCH" report "${ids[@]}" --db "$DB" --format html --out "$OUT/report-$night.html" || die "report failed"
 "$EEBENCH" report "${ids[@]}" --db "$DB" --format md --out "$OUT/report-$night.md" || die "report failed"
