@@ -83,7 +83,9 @@ void render_heat(pugi::xml_node parent, const HeatChart& h) {
   const size_t nx = std::max<size_t>(1, h.xs.size()), ny = std::max<size_t>(1, h.ys.size());
   const double cw = std::min(80.0, 480.0 / nx), ch = std::min(44.0, 360.0 / ny);
   const svg::Frame f{90, 44, cw * nx, ch * ny};
-  const double bh = std::max(120.0, f.height);  // colour bar height
+  // Colour bar height: the plot's, and at least the length of its rotated label (about 6.5 px per
+  // character at 12 px), so the label stays beside the bar, below the chart title.
+  const double bh = std::max({120.0, f.height, 6.5 * static_cast<double>(h.value.title().size()) + 8});
   const double W = std::max(520.0, f.right() + 150), H = std::max(f.bottom(), f.top + bh) + 68;
   double vlo = std::numeric_limits<double>::infinity(), vhi = -vlo;
   for (const auto& row : h.cells)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Renders an eebench HTML report to PNG with headless Chromium, to look at the chart layout.
 #   bash tests/reports/render_html.sh report.html out.png [WIDTHxHEIGHT]
-# Not part of ctest (Chromium is slow to start and not always installed): a manual check.
+# A manual check; ctest runs the same layout probe (tests/reports/layout_probe.html) in test_reports.
 # Exits 0 with a message when chromium is missing; 1 when rendering fails or the PNG is empty.
 set -euo pipefail
 html=${1:?usage: render_html.sh REPORT.html OUT.png [WIDTHxHEIGHT]}

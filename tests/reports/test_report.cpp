@@ -1,6 +1,8 @@
 // Reports: HTML is well-formed (pugixml parses it), one <svg> per chart with axes and run ids, no
 // scripts or external resources; Markdown has the metrics table; CSV / JSON exports round-trip.
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
 #include <pugixml.hpp>
 
 #include "reports/charts.h"
@@ -269,4 +271,65 @@ TEST_CASE("charts: Pareto front and nice ticks") {
   auto one = svg::nice_ticks(5, 5, 6);  // a single value gets an interval around it
   CHECK(one.lo < 5);
   CHECK(one.hi > 5);
+}
+
+namespace {
+
+std::string shell_output(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+}  // namespace
+
+// The report as a browser lays it out: headless Chromium (Debian's chromium) loads it, a probe page
+// measures every SVG, and a screenshot is kept in <build>/artifacts/report.png.
+TEST_CASE("report: headless Chromium lays out every chart inside its SVG, labels not overlapping") {
+  const std::string browser = shell_output("command -v chromium || command -v chromium-browser");
+  if (browser.empty()) {
+    WARN("SKIPPED: chromium not installed (apt-get install chromium; scripts/install-deps.sh does)");
+    return;
+  }
+  const std::string exe = browser.substr(0, browser.find('\n'));
+  FullDb f;
+  ResultStore s = ResultStore::open(f.db);
+  write_file_atomic(f.tmp.file("report.html"), report_html(s, {}));
+  std::filesystem::copy_file(std::string(EEB_SOURCE_DIR) + "/tests/reports/layout_probe.html", f.tmp.file("probe.html"));
+  const std::string flags = " --headless --no-sandbox --disable-gpu --disable-background-networking --no-first-run"
+                            " --disable-component-update --disable-sync --hide-scrollbars --user-data-dir=" +
+                            f.tmp.file("profile");
+  const std::string dom = shell_output("timeout 120 " + exe + flags + " --allow-file-access-from-files"
+                                       " --virtual-time-budget=10000 --dump-dom file://" + f.tmp.file("probe.html") +
+                                       " 2>/dev/null");
+  const auto a = dom.find("RESULT ["), b = dom.find("] END", a == std::string::npos ? 0 : a);
+  INFO(dom.substr(0, 2000));
+  REQUIRE(a != std::string::npos);
+  REQUIRE(b != std::string::npos);
+  const json svgs = json::parse(dom.substr(a + 7, b + 1 - (a + 7)));
+  REQUIRE(svgs.size() == 7);  // the same seven charts the DOM test counts
+  for (const auto& g : svgs) {
+    INFO(g.dump());
+    CHECK(g["w"].get<int>() >= 300);
+    CHECK(g["h"].get<int>() >= 150);
+    CHECK(g["texts"].get<int>() >= 4);  // title, axis labels, ticks, legend
+    CHECK(g["marks"].get<int>() >= 4);
+    CHECK(g["outside"] == 0);
+    CHECK(g["overlaps"] == 0);
+  }
+  // A screenshot to look at (kept as the test's artifact).
+  const std::string png = std::string(EEB_BINARY_DIR) + "/artifacts/report.png";
+  std::filesystem::create_directories(std::string(EEB_BINARY_DIR) + "/artifacts");
+  std::filesystem::remove(png);
+  shell_output("timeout 120 " + exe + flags + " --window-size=1200,5200 --screenshot=" + png + " file://" +
+               f.tmp.file("report.html") + " 2>/dev/null");
+  REQUIRE(std::filesystem::exists(png));
+  std::filesystem::copy_file(f.tmp.file("report.html"), std::string(EEB_BINARY_DIR) + "/artifacts/report.html",
+                             std::filesystem::copy_options::overwrite_existing);
+  CHECK(std::filesystem::file_size(png) > 20000);
 }
