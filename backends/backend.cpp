@@ -6,6 +6,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/logit_stats.h"
+#include "backends/weights/random_weights.h"
 #include "harness/error.h"
 
 namespace eeb {
@@ -13,6 +14,8 @@ namespace eeb {
 #ifdef EEB_HAVE_CUDA
 // Defined by the CUDA backend (backends/cuda/).
 extern std::unique_ptr<Backend> make_cuda_backend(const Model& model, const BackendOptions& opt);
+extern std::unique_ptr<Backend> make_cuda_backend_random(const ModelConfig& cfg, const BackendOptions& opt,
+                                                         uint64_t seed);
 #endif
 
 namespace {
@@ -95,6 +98,23 @@ std::unique_ptr<Backend> make_backend(const std::string& name, const Model& mode
   std::string known;
   for (const auto& b : list_backends()) known += (known.empty() ? "" : ", ") + b.name;
   throw Error("unknown backend '" + name + "' (known: " + known + ")");
+}
+
+}  // namespace eeb
+
+namespace eeb {
+
+std::unique_ptr<Backend> make_backend_random(const std::string& name, const ModelConfig& c,
+                                             const BackendOptions& opt, uint64_t seed) {
+  if (name == "cpu") return make_cpu_backend(random_llama(c, seed), opt);
+  if (name == "cuda") {
+#ifdef EEB_HAVE_CUDA
+    return make_cuda_backend_random(c, opt, seed);
+#else
+    throw Error("backend cuda: this build has no CUDA backend (nvcc/cuBLAS not found when it was configured)");
+#endif
+  }
+  throw Error("unknown backend '" + name + "' (known: cpu, cuda)");
 }
 
 }  // namespace eeb

@@ -108,6 +108,11 @@ std::vector<BackendInfo> list_backends();
 std::unique_ptr<Backend> make_backend(const std::string& name, const Model& model,
                                       const BackendOptions& opt);
 
+// A backend holding random weights of shape `c` (benchmarks): cpu from random_llama() (float32 on the
+// host), cuda generated on the device (no host copy). Error for unknown or unavailable names.
+std::unique_ptr<Backend> make_backend_random(const std::string& name, const ModelConfig& c,
+                                             const BackendOptions& opt, uint64_t seed);
+
 // Convenience: run layers [first, last) in order.
 inline void run_layers(Backend& b, int first, int last, Hidden& h, KVCache& kv) {
   for (int l = first; l < last; ++l) b.run_layer(l, h, kv);

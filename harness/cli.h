@@ -39,6 +39,13 @@ struct RunResult {
 void validate(const RunSpec& spec);  // cheap checks before any weights are loaded
 RunResult execute_run(ResultStore& store, const RunSpec& spec, int64_t run_id, int only_trial = -1);
 
+struct BenchArgs {
+  std::string backend = "cpu", dtype, shape = "1b";
+  int layers = 0, tokens = 512, reps = 3, threads = 0;
+  bool json = false;
+};
+int cmd_bench(const BenchArgs& a);
+
 struct ReproduceArgs {
   std::string paper, model, model_id, tokenizer, data = "data", db = "results/eebench.db", targets;
   std::string backend = "cpu", dtype = "f32";

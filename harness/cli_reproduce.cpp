@@ -79,7 +79,7 @@ int cmd_reproduce(const ReproduceArgs& a) {
 
   std::vector<MeasuredTrial> trials;
   for (auto& t : store.trials(res.run_id)) trials.push_back({t, store.metrics(t.id)});
-  const auto outcomes = evaluate_targets(paper.targets, trials, model_id);
+  const auto outcomes = evaluate_targets(paper.targets, trials, model_id, store.planned_trials(res.run_id));
   std::printf("\n%s", targets_table(paper, all.version, outcomes, model_id).c_str());
 
   nlohmann::json rows = nlohmann::json::array();

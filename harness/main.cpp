@@ -78,6 +78,18 @@ int main(int argc, char** argv) {
   rr->add_option("--threads", rep.threads, "CPU threads (0 = all cores)");
   rr->add_flag("--quiet,-q", rep.quiet, "no progress output");
 
+  eeb::BenchArgs bn;
+  auto* bb = app.add_subcommand("bench", "prefill/decode throughput on random weights, next to measured ceilings");
+  bb->add_option("--backend,-b", bn.backend, "cpu | cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  bb->add_option("--dtype", bn.dtype, "weights dtype (cpu: f32; cuda: bf16 (default), f16, f32)");
+  bb->add_option("--shape", bn.shape, "model shape: 7b (Llama-2-7B), 1b (TinyLlama-1.1B), tiny")
+      ->check(CLI::IsMember({"7b", "1b", "tiny"}));
+  bb->add_option("--layers", bn.layers, "override the shape's depth")->check(CLI::Range(1, 1000));
+  bb->add_option("--tokens", bn.tokens, "prefill length and decode context")->check(CLI::Range(1, 100000));
+  bb->add_option("--reps", bn.reps, "timed repetitions (best kept; decode x10)")->check(CLI::Range(1, 1000));
+  bb->add_option("--threads", bn.threads, "CPU threads (0 = all cores)");
+  bb->add_flag("--json", bn.json, "JSON output");
+
   eeb::LogitsArgs lg;
   auto* l = app.add_subcommand("logits", "top tokens and probabilities at every layer (logit lens)");
   l->add_option("--model,-m", lg.model, "model path")->required();
@@ -145,6 +157,7 @@ int main(int argc, char** argv) {
       return eeb::cmd_run(run);
     }
     if (l->parsed()) return eeb::cmd_logits(lg);
+    if (bb->parsed()) return eeb::cmd_bench(bn);
     if (rr->parsed()) {
       for (const auto* o : rr->get_options())
         if (o->count() > 0)

@@ -146,7 +146,7 @@ PaperTargets parse_paper_targets(const std::string& text, const std::string& nam
 }
 
 std::vector<TargetOutcome> evaluate_targets(const std::vector<TargetRow>& rows, const std::vector<MeasuredTrial>& trials,
-                                            const std::string& model_id) {
+                                            const std::string& model_id, const std::vector<PlannedTrial>& planned) {
   std::vector<TargetOutcome> out;
   for (const auto& row : rows) {
     TargetOutcome o;
@@ -163,6 +163,13 @@ std::vector<TargetOutcome> evaluate_targets(const std::vector<TargetRow>& rows, 
     };
     std::vector<double> per_task;
     std::vector<std::string> failures;
+    // Planned trials of this row that failed before (or while) running: their errors explain a gap.
+    for (const auto& p : planned) {
+      const json ps = p.spec.value("params", json::object());
+      if (p.status == "failed" && p.spec.value("strategy", "") == strategy && setting_matches(params, ps) &&
+          (row.task == "*" || p.spec.value("task", "") == row.task))
+        failures.push_back("trial failed: " + p.error);
+    }
     std::set<std::string> tasks_seen;
     for (const auto& t : trials) {
       if (row.task != "*" && t.row.task.name != row.task) continue;

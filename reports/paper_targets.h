@@ -43,8 +43,10 @@ struct MeasuredTrial {
 };
 
 // `model_id` names the run's model as the paper would (hub id); rows on other models are labelled.
+// `planned`: the run's expansion, to say why a row has no trial (its planned trial failed: the error).
 std::vector<TargetOutcome> evaluate_targets(const std::vector<TargetRow>& rows, const std::vector<MeasuredTrial>& trials,
-                                            const std::string& model_id);
+                                            const std::string& model_id,
+                                            const std::vector<PlannedTrial>& planned = {});
 
 // The side-by-side table (Markdown, aligned for terminals).
 std::string targets_table(const Paper& paper, const std::string& version, const std::vector<TargetOutcome>& out,
