@@ -33,7 +33,7 @@ source_stamp() {
 configure_and_build() {  # $1: log file
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEEB_CUDA=ON >"$1" 2>&1 &&
     grep -q "eebench: CUDA backend ON" "$1" &&
-    ninja -C "$BUILD_DIR" -j"$JOBS" test_cuda bench_cuda >>"$1" 2>&1
+    ninja -C "$BUILD_DIR" -j"$JOBS" test_cuda bench_cuda eebench >>"$1" 2>&1
 }
 
 if [[ "${1:-}" == "bundle" ]]; then
@@ -42,7 +42,7 @@ if [[ "${1:-}" == "bundle" ]]; then
   configure_and_build "$log" || { tail -30 "$log"; echo "gpu-check bundle: build failed ($log)"; exit 1; }
   stage="$BUILD_DIR/bundle"
   rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/lib"
-  cp "$BUILD_DIR/test_cuda" "$BUILD_DIR/bench_cuda" "$stage/bin/"
+  cp "$BUILD_DIR/test_cuda" "$BUILD_DIR/bench_cuda" "$BUILD_DIR/eebench" "$stage/bin/"
   # Shared libraries except the C runtime and CUDA's own (the GPU machine's driver and toolkit).
   skip='^(linux-vdso|ld-linux|libc\.|libm\.|libdl\.|libpthread\.|librt\.|libstdc\+\+|libgcc_s|libcuda|libcudart|libcublas|libcublasLt|libnvidia)'
   for b in "$stage/bin/"*; do
@@ -135,6 +135,13 @@ if [[ "${SKIP_BENCH:-0}" != 1 ]]; then
   [[ $bench_rc -eq 0 ]] || { say "bench_cuda: FAILED (exit $bench_rc)"; status=1; }
   grep -E "^(device|model|cuBLAS|device-to-device|prefill|decode|no CUDA device)" \
     "$OUT_DIR/bench_cuda.txt" >>"$summary"
+  # The same figures through the CLI (side-by-side ceilings in one process).
+  if [[ -x "$BIN/eebench" ]]; then
+    "$BIN/eebench" bench --backend cuda --shape 7b --tokens "${EEB_BENCH_TOKENS:-2048}" \
+      ${EEB_BENCH_LAYERS:+--layers "$EEB_BENCH_LAYERS"} >"$OUT_DIR/eebench_bench.txt" 2>&1 ||
+      { say "eebench bench: FAILED"; status=1; }
+    cat "$OUT_DIR/eebench_bench.txt" | tee -a "$summary"
+  fi
 fi
 
 # 5. PyTorch / transformers baseline, same shapes.
