@@ -77,6 +77,17 @@ int main(int argc, char** argv) {
                    "{\"prompt\": \"Once upon a time\", \"reference\": \"there was\"}\n\n"
                    "{\"article\": \"A \\\"b\\\" \\u00e9\", \"highlights\": \"c\", \"document\": \"d\", \"summary\": \"e\"}\n");
 
+  fuzz::write_file(out / "run_spec" / "sweep.toml",
+                   "[run]\nreps = 3\ndb = \"r.db\"\ndata = \"data\"\nisolate = true\ntimeout_s = 60.5\n"
+                   "[[model]]\npath = \"m\"\n[[model]]\nhub = \"org/name@main\"\ntokenizer = \"t.model\"\n"
+                   "[[task]]\nname = \"sst2\"\nlimit = 10\n[[task]]\nname = \"mmlu\"\nsubjects = [\"anatomy\"]\nshots = 5\n"
+                   "[[strategy]]\nname = \"full\"\n[[strategy]]\nname = \"shortgpt\"\nparams = { calib_size = 8 }\n"
+                   "sweep = { n = \"1:3\" }\n[[strategy]]\nname = \"lesion\"\nparams = { op = \"swap\" }\n"
+                   "sweep = { layer = [\"depth*0.5\", 1] }\ntasks = [\"sst2\"]\n");
+  fuzz::write_file(out / "run_spec" / "minimal.toml",
+                   "[[model]]\npath = \"m\"\n[[task]]\nname = \"prompts\"\nmax_new_tokens = 8\n"
+                   "[[strategy]]\nname = \"layerskip\"\nsweep = { exit_layer = [1, 2], draft = [2, 4] }\n");
+
   if (argc > 2) {
     const fs::path d = argv[2];
     auto copy_head = [&](const fs::path& src, const fs::path& dst, size_t n, bool lines) {

@@ -99,7 +99,7 @@ TEST_CASE("eebench run SPEC runs its expansion, stores it, and equals the same t
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("--isolate: a crash, a hang and an OOM are failed trials, the sweep goes on, resume completes", "[e2e]") {
+TEST_CASE("isolated trials: a crash, a hang and an OOM are failed trials, the sweep goes on, resume completes", "[e2e]") {
   SKIP_WITHOUT_DATA();
   const std::string dir = temp_dir("isolate");
   const std::string db = dir + "/iso.db";
