@@ -39,6 +39,13 @@ struct RunResult {
 void validate(const RunSpec& spec);  // cheap checks before any weights are loaded
 RunResult execute_run(ResultStore& store, const RunSpec& spec, int64_t run_id, int only_trial = -1);
 
+struct FetchArgs {
+  std::string repo, type = "model", cache;
+  std::vector<std::string> files;
+  bool offline = false, quiet = false;
+};
+int cmd_fetch(const FetchArgs& a);
+
 struct BenchArgs {
   std::string backend = "cpu", dtype, shape = "1b";
   int layers = 0, tokens = 512, reps = 3, threads = 0;

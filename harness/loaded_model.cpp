@@ -1,6 +1,7 @@
 #include "harness/loaded_model.h"
 
 #include "harness/error.h"
+#include "harness/hf_hub.h"
 #include "harness/resources.h"
 
 namespace eeb {
@@ -9,7 +10,7 @@ LoadedModel load_for_backend(const std::string& model_path, const std::string& t
                              const std::string& backend, const BackendOptions& opt) {
   if (model_path.empty()) throw Error("no model given (--model PATH)");
   LoadedModel lm;
-  lm.model = load_model(model_path);
+  lm.model = load_model(resolve_model_path(model_path));  // a hub id: its cached snapshot
   lm.tokenizer = tokenizer_path.empty() ? Tokenizer::for_model(lm.model)
                                         : Tokenizer::from_file(tokenizer_path);
   if (lm.tokenizer->vocab_size() > lm.model.cfg.vocab_size)

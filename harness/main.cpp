@@ -78,6 +78,15 @@ int main(int argc, char** argv) {
   rr->add_option("--threads", rep.threads, "CPU threads (0 = all cores)");
   rr->add_flag("--quiet,-q", rep.quiet, "no progress output");
 
+  eeb::FetchArgs fa;
+  auto* fe = app.add_subcommand("fetch", "download a model or dataset from the Hugging Face hub (or HF_ENDPOINT)");
+  fe->add_option("repo", fa.repo, "org/name or org/name@revision")->required();
+  fe->add_option("--type", fa.type, "model | dataset")->check(CLI::IsMember({"model", "dataset"}));
+  fe->add_option("--files", fa.files, "glob patterns of the files to get (default: weights, config, tokenizer)");
+  fe->add_option("--cache", fa.cache, "hub cache folder (default: HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub)");
+  fe->add_flag("--offline", fa.offline, "no network: find it in the cache (also HF_HUB_OFFLINE=1)");
+  fe->add_flag("--quiet,-q", fa.quiet, "no progress output");
+
   eeb::BenchArgs bn;
   auto* bb = app.add_subcommand("bench", "prefill/decode throughput on random weights, next to measured ceilings");
   bb->add_option("--backend,-b", bn.backend, "cpu | cuda")->check(CLI::IsMember({"cpu", "cuda"}));
@@ -158,6 +167,7 @@ int main(int argc, char** argv) {
     }
     if (l->parsed()) return eeb::cmd_logits(lg);
     if (bb->parsed()) return eeb::cmd_bench(bn);
+    if (fe->parsed()) return eeb::cmd_fetch(fa);
     if (rr->parsed()) {
       for (const auto* o : rr->get_options())
         if (o->count() > 0)

@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(cmake ninja-build g++ pkg-config git
       libopenblas-dev libsentencepiece-dev nlohmann-json3-dev libcli11-dev liblinear-dev
       libsqlite3-dev sqlite3 libxxhash-dev catch2 libbenchmark-dev
-      libcurl4-openssl-dev libboost-dev libboost-filesystem-dev libpugixml-dev libtomlplusplus-dev
+      libcurl4-openssl-dev libssl-dev libboost-dev libboost-filesystem-dev libpugixml-dev libtomlplusplus-dev
       chromium)  # chromium: the report layout test (tests/reports)
 missing=()
 for p in "${PKGS[@]}"; do
