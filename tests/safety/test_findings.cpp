@@ -31,7 +31,7 @@ size_t count(const std::string& s, const std::string& part) {
 }  // namespace
 
 TEST_CASE("eeb::Error escapes control characters so every message is one line", "[safety][findings]") {
-  const std::string msg = Error("f\x01le", std::string("tensor a\nb\r\0c\td", 13)).what();
+  const std::string msg = Error("f\x01le", std::string("tensor a\nb\r\0c\td", 15)).what();
   CHECK(msg == "f\\x01le: tensor a\\nb\\r\\x00c\td");
 }
 
