@@ -149,6 +149,23 @@ TEST_CASE("fetch: files land in the hub layout, byte for byte; a second fetch do
   CHECK(gets == 0);  // only the repository info was asked again
 }
 
+TEST_CASE("fetch: datasets go to datasets--org--name, files picked by glob, folders kept", "[hub]") {
+  SKIP_WITHOUT_PYTHON();
+  Hub hub("dataset");
+  put(hub.root / "datasets/org/sst/dev.tsv", "sentence\tlabel\nfine .\t1\n");
+  put(hub.root / "datasets/org/sst/sub/train.tsv", "sentence\tlabel\n");
+  put(hub.root / "datasets/org/sst/notes.md", "#");
+  hub.start();
+  FetchOptions o = quick(hub.dir / "cache");
+  o.patterns = {"*.tsv"};
+  const fs::path snap = fetch_hub_repo(parse_hub_repo("org/sst", "dataset"), o);
+  CHECK(snap == hub.dir / "cache/datasets--org--sst/snapshots" / kCommit);
+  CHECK(bytes_of(snap / "dev.tsv") == "sentence\tlabel\nfine .\t1\n");
+  CHECK(fs::read_symlink(snap / "sub/train.tsv").string().rfind("../../../blobs/", 0) == 0);
+  CHECK(bytes_of(snap / "sub/train.tsv") == "sentence\tlabel\n");
+  CHECK_FALSE(fs::exists(snap / "notes.md"));
+}
+
 TEST_CASE("fetch: a dropped connection resumes with a Range request; 5xx are retried", "[hub]") {
   SKIP_WITHOUT_PYTHON();
   Hub hub("resume", {{"model.safetensors", {{"drop_after", 300000}}}, {"config.json", {{"status", 503}, {"times", 2}}}});
