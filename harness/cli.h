@@ -57,6 +57,7 @@ struct ReproduceArgs {
   std::string paper, model, model_id, tokenizer, data = "data", db = "results/eebench.db", targets;
   std::string backend = "cpu", dtype = "f32";
   int limit = -1, threads = 0;
+  long resume = 0;  // finish run RUN of this paper and compare again
   bool list = false, quiet = false;
   std::set<std::string> given;
   std::string command_line;

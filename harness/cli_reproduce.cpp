@@ -33,6 +33,10 @@ std::string model_entry(const std::string& model) {
   return std::string("\n[[model]]\n") + (path ? "path" : "hub") + " = \"" + esc + "\"\n";
 }
 
+int compare_and_store(ResultStore& store, int64_t run_id, const PaperTargets& all, const Paper& paper,
+                      const std::string& model_id);
+int resume(const ReproduceArgs& a, const PaperTargets& all, const Paper& paper);
+
 }  // namespace
 
 int cmd_reproduce(const ReproduceArgs& a) {
@@ -47,6 +51,7 @@ int cmd_reproduce(const ReproduceArgs& a) {
     return 0;
   }
   const Paper& paper = all.paper(a.paper);
+  if (a.resume > 0) return resume(a, all, paper);
   const std::string model = a.model.empty() ? paper.models.at(0) : a.model;
   // What the comparison calls the model: --model-id, else the hub id or path given.
   const std::string model_id = a.model_id.empty() ? model : a.model_id;
@@ -77,6 +82,15 @@ int cmd_reproduce(const ReproduceArgs& a) {
     res.run_id = runs.back().id;
   }
 
+  return compare_and_store(store, res.run_id, all, paper, model_id);
+}
+
+namespace {
+
+int compare_and_store(ResultStore& store, int64_t run_id, const PaperTargets& all, const Paper& paper,
+                      const std::string& model_id) {
+  RunResult res;
+  res.run_id = run_id;
   std::vector<MeasuredTrial> trials;
   for (auto& t : store.trials(res.run_id)) trials.push_back({t, store.metrics(t.id)});
   const auto outcomes = evaluate_targets(paper.targets, trials, model_id, store.planned_trials(res.run_id));
@@ -94,8 +108,31 @@ int cmd_reproduce(const ReproduceArgs& a) {
   stored["reproduce"] = {{"paper", paper.id}, {"targets_version", all.version}, {"model_id", model_id},
                          {"rows", rows}};
   store.set_run_spec(res.run_id, stored);
-  std::printf("\nrun %ld: eebench show %ld --db %s\n", long(res.run_id), long(res.run_id), spec.args.db.c_str());
+  std::printf("\nrun %ld: eebench show %ld --db %s\n", long(res.run_id), long(res.run_id), store.path().c_str());
   return regression ? 1 : 0;
 }
+
+// Finishes an interrupted reproduction (its stored spec says what to run) and compares again.
+int resume(const ReproduceArgs& a, const PaperTargets& all, const Paper& paper) {
+  ResultStore store = ResultStore::open(a.db);
+  const RunInfo old = store.run(a.resume);
+  RunSpec spec = RunSpec::from_json(old.spec);
+  spec.args.db = a.db, spec.args.quiet = a.quiet, spec.args.command_line = old.command_line;
+  std::string model_id = a.model_id;
+  if (model_id.empty() && old.spec.contains("reproduce")) model_id = old.spec["reproduce"].value("model_id", "");
+  if (model_id.empty() && !spec.trials.empty()) model_id = spec.trials.front().model;
+  if (old.status != "finished") {
+    store.finish_run(a.resume, "running");
+    try {
+      execute_run(store, spec, a.resume);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "eebench: error: %s\n", e.what());
+    }
+  }
+  store.put_targets(paper.id, all.version, paper.targets);
+  return compare_and_store(store, a.resume, all, paper, model_id);
+}
+
+}  // namespace
 
 }  // namespace eeb

@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
   rr->add_option("--dtype", rep.dtype, "weights dtype on the backend");
   rr->add_option("--threads", rep.threads, "CPU threads (0 = all cores)");
   rr->add_flag("--quiet,-q", rep.quiet, "no progress output");
+  rr->add_option("--resume", rep.resume, "finish an interrupted reproduction run RUN and compare again");
 
   eeb::FetchArgs fa;
   auto* fe = app.add_subcommand("fetch", "download a model or dataset from the Hugging Face hub (or HF_ENDPOINT)");

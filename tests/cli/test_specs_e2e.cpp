@@ -219,6 +219,23 @@ models = ["org/paper-model"]
   CHECK(stored["reproduce"]["rows"][1]["verdict"] == "fail");
   CHECK(stored["reproduce"]["rows"][2]["verdict"] == "not run");
 
+  // --resume RUN: a finished reproduction is compared again without re-running anything.
+  const std::string before = rows(db, "SELECT count(*) FROM samples")[0][0];
+  auto again = run_cmd("reproduce mini -q --targets " + q(dir + "/targets.toml") + " --db " + q(db) +
+                       " --resume 1 --model-id org/paper-model");
+  INFO(again.output);
+  CHECK(again.status == 1);
+  CHECK_THAT(again.output, Catch::Contains("1 reproduced, 1 not reproduced, 0 compared on a different model, 1 not run"));
+  CHECK(rows(db, "SELECT count(*) FROM samples")[0][0] == before);
+
+  // A broken targets file is one error line with the file and line.
+  write(dir + "/bad.toml", "version = \"x\"\n[papers.p]\ntitle = \"t\"\nsource = \"s\"\n[papers.p.spec]\n"
+                           "[[papers.p.target]]\nkey = \"k\"\nmodel = \"m\"\ntask = \"sst2\"\nstrategy = \"full\"\n"
+                           "metric = \"acc\"\n");
+  auto bad = run_cmd("reproduce p --targets " + q(dir + "/bad.toml"));
+  CHECK(bad.status == 2);
+  CHECK(bad.output == "eebench: error: " + dir + "/bad.toml:6: target 'k' has no accepted interval (lower/upper) or text_value\n");
+
   // The built-in targets parse and list every paper of the issue.
   auto list = run_cmd("reproduce --list");
   CHECK(list.status == 0);
