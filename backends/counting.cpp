@@ -12,6 +12,12 @@ double layer_flops_per_token(const ModelConfig& c, double attended) {
 
 double lm_head_flops_per_row(const ModelConfig& c) { return 2.0 * c.vocab_size * c.dim; }
 
+double weight_bytes_per_token(const ModelConfig& c, const std::string& dtype) {
+  const double D = c.dim, H = c.hidden_dim, q = double(c.n_heads) * c.head_dim, kv = double(c.n_kv_heads) * c.head_dim;
+  const double esz = dtype == "f32" ? 4 : 2;
+  return esz * (c.n_layers * (D * (q + 2 * kv) + q * D + 3 * D * H) + double(c.vocab_size) * D);
+}
+
 void CountingBackend::run_layer(int layer, Hidden& h, KVCache& kv) {
   const double n = h.n_tokens(), p0 = h.pos0();
   b_.run_layer(layer, h, kv);

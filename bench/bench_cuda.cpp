@@ -31,6 +31,7 @@
 
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/event_seconds.h"
 #endif
 
 using namespace eeb;
@@ -84,35 +85,10 @@ double layers_flops(const ModelConfig& c, int pos0, int n) {
   return f * c.n_layers;
 }
 
-// Bytes of weight matrices one decode step streams (the embedding row is negligible).
-double weight_bytes_per_token(const ModelConfig& c, const std::string& dtype) {
-  const double D = c.dim, H = c.hidden_dim, q = double(c.n_heads) * c.head_dim,
-               kv = double(c.n_kv_heads) * c.head_dim;
-  const double esz = dtype == "f32" ? 4 : 2;
-  return esz * (c.n_layers * (D * (q + 2 * kv) + q * D + 3 * D * H) + double(c.vocab_size) * D);
-}
-
 // Best (least disturbed) iteration of each measurement, for the summary.
 double g_copy_gbs = 0;
 std::map<std::string, double> g_gemm_tflops;
 double g_prefill_tflops = 0, g_prefill_tps = 0, g_decode_s = 0, g_decode_kv_bytes = 0;
-
-// Device time of `f` via events on the legacy default stream (f must use that stream).
-template <class F>
-double device_seconds(F&& f) {
-  cudaEvent_t a, b;
-  EEB_CUDA_CHECK(cudaEventCreate(&a));
-  EEB_CUDA_CHECK(cudaEventCreate(&b));
-  EEB_CUDA_CHECK(cudaEventRecord(a, 0));
-  f();
-  EEB_CUDA_CHECK(cudaEventRecord(b, 0));
-  EEB_CUDA_CHECK(cudaEventSynchronize(b));
-  float ms = 0;
-  EEB_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-  EEB_CUDA_CHECK(cudaEventDestroy(a));
-  EEB_CUDA_CHECK(cudaEventDestroy(b));
-  return ms * 1e-3;
-}
 
 void BM_copy(benchmark::State& state) {
   const size_t bytes = size_t(1) << 30;
@@ -123,7 +99,7 @@ void BM_copy(benchmark::State& state) {
   EEB_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));  // warm-up
   double best = 1e30;
   for (auto _ : state) {
-    const double s = device_seconds(
+    const double s = cuda_event_seconds(
         [&] { EEB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, 0)); });
     state.SetIterationTime(s);
     best = std::min(best, s);
@@ -156,7 +132,7 @@ void BM_gemm_bf16(benchmark::State& state) {
   gemm();  // warm-up (heuristics, workspace)
   double best = 1e30;
   for (auto _ : state) {
-    const double s = device_seconds([&] {
+    const double s = cuda_event_seconds([&] {
       for (int i = 0; i < 10; ++i) gemm();
     }) / 10;
     state.SetIterationTime(s);

@@ -21,13 +21,6 @@ namespace eeb {
 
 namespace {
 
-// Bytes of weight matrices one decode step streams (the embedding row is negligible).
-double weight_bytes_per_token(const ModelConfig& c, const std::string& dtype) {
-  const double D = c.dim, H = c.hidden_dim, q = double(c.n_heads) * c.head_dim, kv = double(c.n_kv_heads) * c.head_dim;
-  const double esz = dtype == "f32" ? 4 : 2;
-  return esz * (c.n_layers * (D * (q + 2 * kv) + q * D + 3 * D * H) + double(c.vocab_size) * D);
-}
-
 double prefill_flops(const ModelConfig& c, int n) {
   double f = 0;
   for (int r = 0; r < n; ++r) f += layer_flops_per_token(c, r + 1);

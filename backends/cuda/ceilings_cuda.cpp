@@ -7,26 +7,11 @@
 
 #include "backends/ceilings.h"
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/event_seconds.h"
 #include "harness/error.h"
 
 namespace eeb {
 namespace {
-
-template <class F>
-double event_seconds(F&& f) {
-  cudaEvent_t a, b;
-  EEB_CUDA_CHECK(cudaEventCreate(&a));
-  EEB_CUDA_CHECK(cudaEventCreate(&b));
-  EEB_CUDA_CHECK(cudaEventRecord(a, 0));
-  f();
-  EEB_CUDA_CHECK(cudaEventRecord(b, 0));
-  EEB_CUDA_CHECK(cudaEventSynchronize(b));
-  float ms = 0;
-  EEB_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-  EEB_CUDA_CHECK(cudaEventDestroy(a));
-  EEB_CUDA_CHECK(cudaEventDestroy(b));
-  return ms * 1e-3;
-}
 
 // Frees device buffers on every path (errors are exceptions).
 struct DeviceBuffer {
@@ -54,7 +39,7 @@ Ceilings measure_cuda_ceilings(const std::string& dtype, int M, int N, int K, in
     EEB_CUDA_CHECK(cudaMemcpy(dst.p, src.p, bytes, cudaMemcpyDeviceToDevice));  // warm-up
     double best = 1e30;
     for (int i = 0; i < std::max(1, reps) * 4; ++i)
-      best = std::min(best, event_seconds([&] {
+      best = std::min(best, cuda_event_seconds([&] {
                         EEB_CUDA_CHECK(cudaMemcpyAsync(dst.p, src.p, bytes, cudaMemcpyDeviceToDevice, 0));
                       }));
     c.copy_gbs = 2.0 * bytes * 1e-9 / best;
@@ -78,7 +63,7 @@ Ceilings measure_cuda_ceilings(const std::string& dtype, int M, int N, int K, in
   gemm();  // warm-up: heuristics, workspace
   double best = 1e30;
   for (int i = 0; i < std::max(1, reps); ++i)
-    best = std::min(best, event_seconds([&] {
+    best = std::min(best, cuda_event_seconds([&] {
                       for (int j = 0; j < 10; ++j) gemm();
                     }) / 10);
   c.gemm_tflops = 2.0 * M * N * K * 1e-12 / best;
