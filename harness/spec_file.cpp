@@ -9,6 +9,7 @@
 
 #include "harness/error.h"
 #include "harness/sweep.h"
+#include "reports/toml_json.h"
 #include "strategies/strategy.h"
 #include "tasks/task.h"
 
@@ -75,23 +76,9 @@ struct Reader {
     return (fs::path(base_dir) / p).lexically_normal().string();
   }
 
-  // A TOML value as JSON (strategy parameters). Dates and times are not parameters.
+  // A TOML value as JSON (strategy parameters); dates and times are not parameters.
   json to_json(const toml::node& n) const {
-    if (n.is_string()) return std::string(*n.value<std::string_view>());
-    if (n.is_integer()) return *n.value<int64_t>();
-    if (n.is_floating_point()) return *n.value<double>();
-    if (n.is_boolean()) return *n.value<bool>();
-    if (const auto* a = n.as_array()) {
-      json j = json::array();
-      for (const auto& e : *a) j.push_back(to_json(e));
-      return j;
-    }
-    if (const auto* t = n.as_table()) {
-      json j = json::object();
-      for (auto&& [k, v] : *t) j[std::string(k.str())] = to_json(v);
-      return j;
-    }
-    fail(n.source(), "dates and times are not valid here");
+    return toml_to_json(n, [this](const toml::node& bad) { fail(bad.source(), "dates and times are not valid here"); });
   }
 
   const toml::array& array_of_tables(const toml::table& root, const char* key) const {

@@ -9,7 +9,8 @@
 #include <toml++/toml.h>
 
 #include "harness/error.h"
-#include "paper_targets_text.h"  // generated from reports/papers.toml
+#include "paper_targets_text.h"
+#include "reports/toml_json.h"  // generated from reports/papers.toml
 
 namespace eeb {
 using nlohmann::json;
@@ -48,19 +49,6 @@ struct Reader {
     return *n->value<double>();
   }
 };
-
-json toml_to_json(const toml::node& n) {
-  if (n.is_string()) return std::string(*n.value<std::string_view>());
-  if (n.is_integer()) return *n.value<int64_t>();
-  if (n.is_floating_point()) return *n.value<double>();
-  if (n.is_boolean()) return *n.value<bool>();
-  json j = n.is_array() ? json::array() : json::object();
-  if (const auto* a = n.as_array())
-    for (const auto& e : *a) j.push_back(toml_to_json(e));
-  if (const auto* t = n.as_table())
-    for (auto&& [k, v] : *t) j[std::string(k.str())] = toml_to_json(v);
-  return j;
-}
 
 std::string norm_model(std::string m) {
   m = m.substr(0, m.find('@'));
@@ -133,7 +121,9 @@ PaperTargets parse_paper_targets(const std::string& text, const std::string& nam
       row.setting = {{"strategy", rd.str(r, "strategy", true)}, {"params", json::object()}};
       if (const toml::node* s = r.get("setting")) {
         if (!s->is_table()) rd.fail(s->source(), "setting must be a table of strategy parameters");
-        row.setting["params"] = toml_to_json(*s);
+        row.setting["params"] = toml_to_json(*s, [&](const toml::node& bad) {
+          rd.fail(bad.source(), "dates and times are not valid in a setting");
+        });
       }
       if (row.metric == "removed_layers" ? row.text_value.empty() : (!row.lower && !row.upper))
         rd.fail(r.source(), "target '" + row.row_key + "' has no accepted interval (lower/upper) or text_value");

@@ -119,6 +119,8 @@ TEST_CASE("spec errors name the file, line and column", "[spec]") {
   CHECK_THAT(error_of(std::string(kBase) + "[[strategy]]\nname = \"static\"\nsweep = { layer = \"4:2\" }\n"),
              Catch::StartsWith("t.toml:10:19: ") && Catch::Contains("range"));
   CHECK_THAT(error_of("[[model]\npath = 1\n"), Catch::StartsWith("t.toml:1:"));  // TOML syntax, with position
+  CHECK(error_of(std::string(kBase) + "[[strategy]]\nname = \"static\"\nparams = { layer = 1979-05-27 }\n") ==
+        "t.toml:10:20: dates and times are not valid here");
   CHECK_THAT(error_of(std::string(kBase) + "[[strategy]]\nname = \"static\"\nparams = { layer = 2 }\ntasks = [\"mmlu\"]\n"),
              Catch::StartsWith("t.toml:11:9: tasks: 'mmlu' is not one of"));
   CHECK_THAT(error_of(std::string(kBase) + "[[strategy]]\nname = \"static\"\nsweep = { layer = \"0:100000\" }\n"
