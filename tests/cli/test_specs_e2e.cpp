@@ -110,7 +110,7 @@ TEST_CASE("isolated trials: a crash, a hang and an OOM are failed trials, the sw
   INFO(r.output);
   CHECK(r.status == 2);
   CHECK_THAT(r.output, Catch::Contains("3 of 4 trials failed"));
-  auto p = rows(db, "SELECT idx, status, exit_status, error FROM planned_trials ORDER BY idx");
+  auto p = rows(db, "SELECT idx, status, exit_status, error, stderr_tail FROM planned_trials ORDER BY idx");
   REQUIRE(p.size() == 4);
   CHECK(p[0][1] == "finished");
   CHECK(p[0][2] == "exit 0");
@@ -121,6 +121,8 @@ TEST_CASE("isolated trials: a crash, a hang and an OOM are failed trials, the sw
   CHECK(p[2][3] == "timed out after 20 s (killed)");
   CHECK(p[3][2] == "exit 3");
   CHECK(p[3][3] == "out of memory (memory limit 3000 MB)");
+  CHECK(p[3][4] == "eebench: error: out of memory\n");  // the tail of the child's stderr
+  CHECK(p[0][4].empty());                                // kept for failed trials only
   CHECK(rows(db, "SELECT status FROM runs")[0][0] == "failed");
   auto show = run_cmd("show 1 --db " + q(db));
   CHECK_THAT(show.output, Catch::Contains("planned trial 1 [failed]") && Catch::Contains("signal 11"));
