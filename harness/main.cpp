@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
 
   eeb::RunArgs run;
   run.command_line = joined_command_line(argc, argv);
-  auto* r = app.add_subcommand("run", "evaluate a strategy on a task and store the results");
+  auto* r = app.add_subcommand("run", "evaluate strategies on tasks (flags, or a TOML run spec) and store the results");
   r->add_option("--model,-m", run.model, "HF model directory, .gguf file or llama2.c .bin");
   r->add_option("--tokenizer", run.tokenizer, "SentencePiece tokenizer.model (default: the model's own)");
   r->add_option("--task,-t", run.task, "task name (eebench list tasks)");
