@@ -301,7 +301,7 @@ TEST_CASE("report: headless Chromium lays out every chart inside its SVG, labels
   ResultStore s = ResultStore::open(f.db);
   write_file_atomic(f.tmp.file("report.html"), report_html(s, {}));
   std::filesystem::copy_file(std::string(EEB_SOURCE_DIR) + "/tests/reports/layout_probe.html", f.tmp.file("probe.html"));
-  const std::string flags = " --headless --no-sandbox --disable-gpu --disable-background-networking --no-first-run"
+  const std::string flags = " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-background-networking --no-first-run"
                             " --disable-component-update --disable-sync --hide-scrollbars --user-data-dir=" +
                             f.tmp.file("profile");
   const std::string dom = shell_output("timeout 120 " + exe + flags + " --allow-file-access-from-files"
