@@ -109,6 +109,17 @@ std::string report_html(ResultStore& store, const std::vector<int64_t>& runs) {
     }
   }
 
+  Table papers = paper_table(store, d);
+  if (!papers.rows.empty()) {
+    body.append_child("h2").text().set("Paper targets (eebench reproduce)");
+    html_table(body, papers);
+  }
+  Table failed = failed_trials_table(store, d);
+  if (!failed.rows.empty()) {
+    body.append_child("h2").text().set("Trials that did not finish");
+    html_table(body, failed);
+  }
+
   body.append_child("h2").text().set("Charts");
   for (const auto& sec : build_charts(d)) {
     pugi::xml_node s = body.append_child("section");

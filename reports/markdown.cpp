@@ -52,6 +52,10 @@ std::string report_markdown(ResultStore& store, const std::vector<int64_t>& runs
   Table front = pareto_table(d);
   if (!front.rows.empty())
     s += "\n### Pareto front (accuracy vs average layers)\n\n" + markdown_table(front);
+  Table papers = paper_table(store, d);
+  if (!papers.rows.empty()) s += "\n## Paper targets (eebench reproduce)\n\n" + markdown_table(papers);
+  Table failed = failed_trials_table(store, d);
+  if (!failed.rows.empty()) s += "\n## Trials that did not finish\n\n" + markdown_table(failed);
   std::string cmd = "eebench report --db " + d.db;
   for (int64_t id : ids) cmd += cat(" ", std::to_string(id));
   s += cat("\n## Charts\n\nThe charts are in the HTML report: `", cmd, " --format html --out report.html`.\n\n");

@@ -118,4 +118,54 @@ Table pareto_table(const ReportData& d) {
   return t;
 }
 
+Table paper_table(ResultStore& store, const ReportData& d) {
+  Table t{{"run", "paper", "target", "paper model", "task", "metric", "paper", "accepted", "measured", "result"}, {}};
+  for (const auto& r : d.runs) {
+    if (!r.spec.is_object() || !r.spec.contains("reproduce") || !r.spec["reproduce"].is_object()) continue;
+    const auto& rep = r.spec["reproduce"];
+    const std::string paper = rep.value("paper", ""), version = rep.value("targets_version", "");
+    std::map<std::string, TargetRow> targets;
+    for (auto& row : store.targets(paper))
+      if (row.version == version) targets[row.row_key] = row;
+    if (!rep.contains("rows") || !rep["rows"].is_array()) continue;
+    for (const auto& o : rep["rows"]) {
+      if (!o.is_object()) continue;
+      const std::string key = o.value("key", "");
+      const auto it = targets.find(key);
+      std::string paper_v, accepted, model, task, metric;
+      if (it != targets.end()) {
+        const TargetRow& g = it->second;
+        model = g.model, task = g.task, metric = g.metric;
+        paper_v = g.metric == "removed_layers" ? g.text_value : g.value ? fmt(*g.value) : "";
+        accepted = g.metric == "removed_layers" ? "same set"
+                                                : (g.lower ? fmt(*g.lower) : "-inf") + " .. " +
+                                                      (g.upper ? fmt(*g.upper) : "inf");
+      }
+      const auto& m = o.contains("measured") ? o["measured"] : nlohmann::json();
+      const std::string measured = m.is_number() ? fmt(m.get<double>()) : m.is_string() ? m.get<std::string>() : "";
+      const std::string verdict = o.value("verdict", "");
+      std::string result = verdict == "fail" ? "FAIL" : verdict;
+      if (o.value("different_model", false) && verdict != "not run") result += " (different model)";
+      if (!o.value("why", std::string()).empty()) result += ": " + o.value("why", std::string());
+      t.rows.push_back({std::to_string(r.id), paper + " (" + version + ")", key, model, task, metric, paper_v, accepted,
+                        measured.empty() ? "-" : measured, result});
+    }
+  }
+  return t;
+}
+
+Table failed_trials_table(ResultStore& store, const ReportData& d) {
+  Table t{{"run", "trial", "strategy", "task", "model", "exit", "error"}, {}};
+  for (const auto& r : d.runs)
+    for (const auto& p : store.planned_trials(r.id)) {
+      if (p.status == "finished" || p.status == "pending") continue;
+      const auto params = p.spec.value("params", nlohmann::json::object());
+      t.rows.push_back({std::to_string(r.id), std::to_string(p.idx),
+                        p.spec.value("strategy", "") + (params.empty() ? "" : " " + params.dump()),
+                        p.spec.value("task", ""), p.spec.value("model", ""), p.exit_status,
+                        p.error.empty() ? p.status : p.error});
+    }
+  return t;
+}
+
 }  // namespace eeb

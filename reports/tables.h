@@ -21,5 +21,11 @@ Table metrics_table(const ReportData& d);
 Table other_metrics_table(const ReportData& d);
 // Points on the accuracy / average-layers Pareto front, per model × task.
 Table pareto_table(const ReportData& d);
+// Runs made by `eebench reproduce`: each paper target next to what was measured (targets table +
+// the verdicts stored in the run's spec). Empty when no run is a reproduction.
+Table paper_table(ResultStore& store, const ReportData& d);
+// Planned trials that did not finish (isolated children that crashed, timed out or ran out of
+// memory; trials stopped by an error): run, trial, what it was, how it ended.
+Table failed_trials_table(ResultStore& store, const ReportData& d);
 
 }  // namespace eeb

@@ -333,3 +333,35 @@ TEST_CASE("report: headless Chromium lays out every chart inside its SVG, labels
                              std::filesystem::copy_options::overwrite_existing);
   CHECK(std::filesystem::file_size(png) > 20000);
 }
+
+TEST_CASE("report: paper targets of reproduce runs and trials that did not finish get their tables") {
+  TempDir tmp;
+  ResultStore s = ResultStore::open(tmp.file("p.db"));
+  const int64_t run = add_run(s);
+  add_trial(s, run, {}, make_samples(10));
+  TargetRow g;
+  g.paper = "adainfer", g.version = "v9", g.row_key = "sst2-acc-drop", g.source = "arXiv", g.model = "org/m";
+  g.task = "sst2", g.metric = "acc_drop", g.value = 0.01, g.upper = 0.01;
+  s.put_targets("adainfer", "v9", {g});
+  s.set_run_spec(run, {{"reproduce", {{"paper", "adainfer"}, {"targets_version", "v9"}, {"model_id", "org/x"},
+                                      {"rows", {{{"key", "sst2-acc-drop"}, {"verdict", "fail"},
+                                                 {"different_model", true}, {"measured", 0.25}, {"why", ""}}}}}}});
+  s.plan_trials(run, {{{"strategy", "static"}, {"params", {{"layer", 2}}}, {"task", "sst2"}, {"model", "m"}}});
+  PlannedTrial p = s.planned_trials(run).at(0);
+  p.status = "failed", p.exit_status = "signal 11 (Segmentation fault)", p.error = "crashed: signal 11";
+  s.update_planned(p);
+  const std::string md = report_markdown(s, {run});
+  CHECK_THAT(md, Catch::Contains("## Paper targets (eebench reproduce)"));
+  CHECK_THAT(md, Catch::Contains("| " + std::to_string(run) +
+                                 " | adainfer (v9) | sst2-acc-drop | org/m | sst2 | acc_drop | 0.01 | -inf .. 0.01 | 0.25 |"
+                                 " FAIL (different model) |"));
+  CHECK_THAT(md, Catch::Contains("| " + std::to_string(run) + " | 0 | static {\"layer\":2} | sst2 | m |"
+                                 " signal 11 (Segmentation fault) | crashed: signal 11 |"));
+  const std::string html = report_html(s, {run});
+  pugi::xml_document doc;
+  REQUIRE(doc.load_string(html.c_str()));
+  CHECK(html.find("Trials that did not finish") != std::string::npos);
+  // A report of runs without either has neither section.
+  const std::string plain = report_markdown(s, {add_run(s)});
+  CHECK(plain.find("Paper targets") == std::string::npos);
+}
