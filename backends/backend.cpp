@@ -6,8 +6,8 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/logit_stats.h"
-#include "backends/weights/random_weights.h"
-#include "harness/error.h"
+#include "model/random_weights.h"
+#include "core/error.h"
 
 namespace eeb {
 

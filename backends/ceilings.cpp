@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb {
 namespace {

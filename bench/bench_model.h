@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/weights/model.h"
-#include "backends/weights/random_weights.h"
+#include "model/model.h"
+#include "model/random_weights.h"
 
 namespace eeb::bench {
 

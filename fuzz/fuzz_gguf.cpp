@@ -1,6 +1,6 @@
 // The GGUF reader, and the SentencePiece vocabulary a GGUF file may embed.
 #include "fuzz/fuzz_util.h"
-#include "harness/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace eeb;

@@ -15,8 +15,8 @@
 #include <fstream>
 #include <string>
 
-#include "backends/weights/model.h"
-#include "harness/error.h"
+#include "model/model.h"
+#include "core/error.h"
 
 namespace eeb::fuzz {
 

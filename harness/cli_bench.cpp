@@ -11,10 +11,10 @@
 #include "backends/backend.h"
 #include "backends/ceilings.h"
 #include "backends/counting.h"
-#include "backends/weights/random_weights.h"
+#include "model/random_weights.h"
 #include "harness/cli.h"
 #include "harness/environment.h"
-#include "harness/error.h"
+#include "core/error.h"
 #include "harness/resources.h"
 
 namespace eeb {

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/cli.h"
-#include "harness/error.h"
+#include "core/error.h"
 #include "harness/loaded_model.h"
 
 namespace eeb {

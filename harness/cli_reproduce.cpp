@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "harness/cli.h"
-#include "harness/error.h"
+#include "core/error.h"
 #include "harness/run_spec.h"
 #include "harness/spec_file.h"
 #include "reports/paper_targets.h"

@@ -9,7 +9,7 @@
 
 #include "harness/cli.h"
 #include "harness/environment.h"
-#include "harness/error.h"
+#include "core/error.h"
 #include "harness/loaded_model.h"
 #include "harness/isolate.h"
 #include "harness/run_spec.h"

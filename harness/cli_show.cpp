@@ -4,7 +4,7 @@
 
 #include "backends/backend.h"
 #include "harness/cli.h"
-#include "harness/error.h"
+#include "core/error.h"
 #include "results/store.h"
 #include "strategies/strategy.h"
 #include "tasks/task.h"

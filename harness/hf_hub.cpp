@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/error.h"
+#include "core/error.h"
 #include "harness/http_download.h"
 #include "harness/progress.h"
 

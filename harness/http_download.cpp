@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb {
 namespace fs = std::filesystem;

@@ -13,7 +13,7 @@
 #include <boost/process.hpp>
 #include <boost/process/extend.hpp>
 
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb {
 namespace bp = boost::process;

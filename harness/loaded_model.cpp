@@ -1,6 +1,6 @@
 #include "harness/loaded_model.h"
 
-#include "harness/error.h"
+#include "core/error.h"
 #include "harness/hf_hub.h"
 #include "harness/resources.h"
 

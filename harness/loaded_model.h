@@ -4,7 +4,7 @@
 #include <string>
 
 #include "backends/backend.h"
-#include "harness/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace eeb {
 

@@ -4,7 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "harness/cli.h"
-#include "harness/error.h"
+#include "core/error.h"
 #include "reports/compare.h"
 #include "reports/report.h"
 

@@ -3,18 +3,10 @@
 #include <string>
 #include <vector>
 
+#include "core/records.h"
 #include "strategies/strategy.h"
 
 namespace eeb {
-
-struct MetricValue {
-  std::string name;
-  std::string group;  // "" = overall; else e.g. an MMLU subject
-  double value = 0;
-  double stderr_ = -1;  // < 0: none
-  long n = 0;
-  nlohmann::json detail = nlohmann::json::object();  // e.g. confidence interval, what was timed
-};
 
 // Mean and its standard error (sample std, ddof = 1, over sqrt(n)) as lm-eval's mean_stderr.
 void mean_stderr(const std::vector<double>& xs, double* mean, double* se);

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb {
 

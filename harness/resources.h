@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "backends/weights/model.h"
+#include "model/model.h"
 
 namespace eeb {
 

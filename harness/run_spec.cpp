@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "harness/error.h"
+#include "core/error.h"
 #include "harness/sweep.h"
 
 namespace eeb {

@@ -3,10 +3,10 @@
 #include <cstdio>
 
 #include "backends/counting.h"
-#include "harness/error.h"
+#include "core/error.h"
 #include "harness/progress.h"
-#include "harness/stats.h"
-#include "harness/tokenizer.h"
+#include "core/stats.h"
+#include "tokenizer/tokenizer.h"
 #include "strategies/builtin.h"
 #include "tasks/rouge.h"
 

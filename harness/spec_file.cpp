@@ -7,9 +7,9 @@
 
 #include <toml++/toml.h>
 
-#include "harness/error.h"
+#include "core/error.h"
 #include "harness/sweep.h"
-#include "reports/toml_json.h"
+#include "core/toml_json.h"
 #include "strategies/strategy.h"
 #include "tasks/task.h"
 

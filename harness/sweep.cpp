@@ -1,6 +1,6 @@
 #include "harness/sweep.h"
 
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb {
 

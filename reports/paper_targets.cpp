@@ -8,9 +8,9 @@
 
 #include <toml++/toml.h>
 
-#include "harness/error.h"
+#include "core/error.h"
 #include "paper_targets_text.h"
-#include "reports/toml_json.h"  // generated from reports/papers.toml
+#include "core/toml_json.h"  // generated from reports/papers.toml
 
 namespace eeb {
 using nlohmann::json;

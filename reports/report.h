@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "results/store.h"
 
 namespace eeb {
@@ -22,9 +23,6 @@ std::string export_metrics_csv(ResultStore& store, const std::vector<int64_t>& r
 std::string export_samples_csv(ResultStore& store, const std::vector<int64_t>& runs);
 // {"database", "runs": [...], "trials": [{..., "metrics": [...], "samples": [...]}]}.
 std::string export_json(ResultStore& store, const std::vector<int64_t>& runs);
-
-// Writes `text` to `path` atomically (a temporary file beside it, then rename). Error naming path.
-void write_file_atomic(const std::string& path, const std::string& text);
 
 // eebench report: format md | html | csv | json. out empty: standard output (not for csv). csv
 // writes the metrics to out and the samples beside it (report.csv → report.samples.csv).

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb::sql {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb::sql {
 

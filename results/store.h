@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/error.h"  // every failure is an eeb::Error naming the database
+#include "core/error.h"  // every failure is an eeb::Error naming the database
 
 struct sqlite3;
 

@@ -3,7 +3,7 @@
 // model's own layers decides to stop (decision value > threshold). Context computation stops there.
 // Parameters: classifier (a saved file; else trained in prepare on train_split/train_size of the
 // run's task), solver (svm|logreg), C, threshold (default 0), save (write the trained classifier).
-#include "harness/error.h"
+#include "core/error.h"
 #include "strategies/builtin.h"
 #include "strategies/exit_classifier.h"
 #include "strategies/exit_policy.h"
@@ -53,7 +53,7 @@ class AdaInfer : public ExitPolicy {
 
 std::unique_ptr<Strategy> make_adainfer(const nlohmann::json& p) {
   check_params(p, {"classifier", "threshold", "solver", "C", "train_split", "train_size", "save"},
-               "adainfer");
+               "strategy adainfer");
   if (p.contains("threshold") && !p["threshold"].is_number())
     throw Error("strategy adainfer: threshold must be a number");
   return make_exit_strategy(std::make_unique<AdaInfer>(p));

@@ -6,13 +6,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/params.h"
 #include "strategies/strategy.h"
 
 namespace eeb {
 
-// Throws Error if params has a key not in `known` (a typo must not silently run the default).
-void check_params(const nlohmann::json& params, std::initializer_list<const char*> known,
-                  const std::string& strategy);
 
 std::unique_ptr<Strategy> make_full(const nlohmann::json& params);
 std::unique_ptr<Strategy> make_oracle(const nlohmann::json& params);

@@ -6,8 +6,8 @@
 #include <map>
 #include <numeric>
 
-#include "harness/error.h"
-#include "harness/tokenizer.h"
+#include "core/error.h"
+#include "tokenizer/tokenizer.h"
 
 namespace eeb {
 

@@ -1,6 +1,6 @@
 // The worked example of an exit policy: exit as soon as the logit lens's top probability at the
 // scoring position reaches tau. One file + one line in strategies/registry.cpp.
-#include "harness/error.h"
+#include "core/error.h"
 #include "strategies/builtin.h"
 #include "strategies/exit_policy.h"
 
@@ -21,7 +21,7 @@ class Confidence : public ExitPolicy {
 }  // namespace
 
 std::unique_ptr<Strategy> make_confidence(const nlohmann::json& p) {
-  check_params(p, {"tau"}, "confidence");
+  check_params(p, {"tau"}, "strategy confidence");
   double tau = p.value("tau", 0.9);
   if (!(tau > 0 && tau <= 1)) throw Error("strategy confidence: tau must be in (0, 1]");
   return make_exit_strategy(std::make_unique<Confidence>(tau));

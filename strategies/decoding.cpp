@@ -1,6 +1,6 @@
 #include "strategies/decoding.h"
 
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb {
 

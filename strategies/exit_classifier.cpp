@@ -7,7 +7,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "harness/error.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
 
 namespace eeb {
 
@@ -122,14 +123,7 @@ ExitClassifier ExitClassifier::from_json(const nlohmann::json& j, const std::str
 }
 
 void ExitClassifier::save(const std::string& path) const {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    if (!f) throw Error(path, "cannot write classifier");
-    f << to_json().dump(2) << "\n";
-    if (!f) throw Error(path, "cannot write classifier");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(path, "cannot write classifier");
+  write_file_atomic(path, to_json().dump(2) + "\n");
 }
 
 ExitClassifier ExitClassifier::load(const std::string& path) {

@@ -1,5 +1,5 @@
 // The strategy that runs any ExitPolicy (see exit_policy.h).
-#include "harness/error.h"
+#include "core/error.h"
 #include "strategies/exit_policy.h"
 #include "strategies/record.h"
 

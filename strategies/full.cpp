@@ -39,7 +39,7 @@ class FullDepth : public Strategy {
 }  // namespace
 
 std::unique_ptr<Strategy> make_full(const nlohmann::json& params) {
-  check_params(params, {}, "full");
+  check_params(params, {}, "strategy full");
   return std::make_unique<FullDepth>();
 }
 

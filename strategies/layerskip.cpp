@@ -1,6 +1,6 @@
 // layerskip: LayerSkip self-speculative greedy decoding (see decoding.h) on generation tasks.
 // Parameters: exit_layer E, draft d. The harness checks every output against full-depth greedy.
-#include "harness/error.h"
+#include "core/error.h"
 #include "strategies/builtin.h"
 #include "strategies/decoding.h"
 
@@ -51,7 +51,7 @@ class LayerSkip : public Strategy {
 }  // namespace
 
 std::unique_ptr<Strategy> make_layerskip(const nlohmann::json& p) {
-  check_params(p, {"exit_layer", "draft"}, "layerskip");
+  check_params(p, {"exit_layer", "draft"}, "strategy layerskip");
   for (const char* k : {"exit_layer", "draft"})
     if (p.contains(k) && !p[k].is_number_integer())
       throw Error(std::string("strategy layerskip: ") + k + " must be an integer");

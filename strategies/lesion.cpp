@@ -4,7 +4,7 @@
 // The full-depth reference pass is not timed.
 #include <cmath>
 
-#include "harness/error.h"
+#include "core/error.h"
 #include "strategies/builtin.h"
 #include "strategies/record.h"
 
@@ -96,7 +96,7 @@ class Lesion : public Strategy {
 }  // namespace
 
 std::unique_ptr<Strategy> make_lesion(const nlohmann::json& p) {
-  check_params(p, {"op", "layer"}, "lesion");
+  check_params(p, {"op", "layer"}, "strategy lesion");
   std::string op = p.value("op", std::string("delete"));
   if (op != "delete" && op != "swap")
     throw Error("strategy lesion: op must be 'delete' or 'swap', not '" + op + "'");

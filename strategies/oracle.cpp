@@ -41,7 +41,7 @@ class Oracle : public Strategy {
 }  // namespace
 
 std::unique_ptr<Strategy> make_oracle(const nlohmann::json& p) {
-  check_params(p, {}, "oracle");
+  check_params(p, {}, "strategy oracle");
   return std::make_unique<Oracle>();
 }
 

@@ -3,7 +3,7 @@
 //   angular:  remove the contiguous block [l*, l*+n) with the smallest angular distance d(l*, l*+n)
 //             on the last token (Gromov et al.).
 // The removed layers and every layer's score are part of the strategy's stored parameters.
-#include "harness/error.h"
+#include "core/error.h"
 #include "strategies/builtin.h"
 #include "strategies/calibration.h"
 #include "strategies/record.h"
@@ -61,7 +61,7 @@ class Pruned : public Strategy {
 };
 
 std::unique_ptr<Strategy> make_pruned(const std::string& name, const nlohmann::json& p) {
-  check_params(p, {"n", "calib_file", "calib_split", "calib_size"}, name);
+  check_params(p, {"n", "calib_file", "calib_split", "calib_size"}, "strategy " + name);
   if (p.contains("n") && !p["n"].is_number_integer())
     throw Error("strategy " + name + ": n must be an integer");
   return std::make_unique<Pruned>(name, p);

@@ -1,6 +1,7 @@
 #include <algorithm>
 
-#include "harness/error.h"
+#include "core/error.h"
+#include "core/registry.h"
 #include "strategies/builtin.h"
 
 namespace eeb {
@@ -22,15 +23,10 @@ const std::vector<StrategyInfo>& strategy_registry() {
 
 std::unique_ptr<Strategy> make_strategy(const std::string& name, const nlohmann::json& params) {
   const auto& r = strategy_registry();
-  auto it = std::find_if(r.begin(), r.end(), [&](const auto& s) { return s.name == name; });
-  if (it == r.end()) {
-    std::string known;
-    for (const auto& s : r) known += (known.empty() ? "" : ", ") + s.name;
-    throw Error("unknown strategy '" + name + "' (known: " + known + ")");
-  }
-  if (params.is_null()) return it->make(nlohmann::json::object());
+  const auto& info = find_by_name(r, name, "strategy");
+  if (params.is_null()) return info.make(nlohmann::json::object());
   if (!params.is_object()) throw Error("strategy " + name + ": parameters must be a JSON object");
-  return it->make(params);
+  return info.make(params);
 }
 
 const Tokenizer& RunContext::tokenizer() const {
@@ -40,19 +36,6 @@ const Tokenizer& RunContext::tokenizer() const {
 
 SampleRecord Strategy::generate(RunContext&, const Request&, int) {
   throw Error("strategy " + name() + " does not support generation tasks");
-}
-
-void check_params(const nlohmann::json& params, std::initializer_list<const char*> known,
-                  const std::string& strategy) {
-  for (auto it = params.begin(); it != params.end(); ++it) {
-    bool ok = std::any_of(known.begin(), known.end(), [&](const char* k) { return it.key() == k; });
-    if (!ok) {
-      std::string list;
-      for (auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-      throw Error("strategy " + strategy + ": unknown parameter '" + it.key() + "'" +
-                  (list.empty() ? " (it takes none)" : " (known: " + list + ")"));
-    }
-  }
 }
 
 }  // namespace eeb

@@ -2,7 +2,7 @@
 
 #include <numeric>
 
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb {
 

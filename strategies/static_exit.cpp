@@ -1,6 +1,6 @@
 // Static exit: always stop after layer k (1-based count of layers run). Needs no features, so it
 // pays no LM-head evaluation per layer.
-#include "harness/error.h"
+#include "core/error.h"
 #include "strategies/builtin.h"
 #include "strategies/exit_policy.h"
 
@@ -28,7 +28,7 @@ class StaticExit : public ExitPolicy {
 }  // namespace
 
 std::unique_ptr<Strategy> make_static(const nlohmann::json& p) {
-  check_params(p, {"layer"}, "static");
+  check_params(p, {"layer"}, "strategy static");
   if (!p.contains("layer") || !p["layer"].is_number_integer())
     throw Error("strategy static: needs an integer parameter 'layer' (exit after that many layers)");
   int k = p["layer"].get<int>();

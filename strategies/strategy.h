@@ -10,25 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include "backends/backend.h"
+#include "core/records.h"
 #include "tasks/task.h"
 
 namespace eeb {
 
 class Tokenizer;
-
-struct SampleRecord {
-  int index = 0;
-  std::string doc_id, group;
-  int gold = -1;
-  int pred = -1;       // argmax log-likelihood
-  int pred_norm = -1;  // argmax log-likelihood / continuation bytes
-  std::vector<double> loglik;
-  std::vector<bool> is_greedy;
-  double layers_executed = 0;  // layers run at the scoring position
-  double lm_head_calls = 0;    // extra logit-lens evaluations (exit checks)
-  double seconds = 0;          // measured model time (what the strategy changes)
-  nlohmann::json extra = nlohmann::json::object();
-};
 
 struct RunContext {
   Backend& backend;

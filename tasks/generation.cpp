@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/error.h"
+#include "core/error.h"
 #include "tasks/builtin.h"
 
 namespace eeb {

@@ -7,7 +7,7 @@
 #include <array>
 #include <filesystem>
 
-#include "harness/error.h"
+#include "core/error.h"
 #include "tasks/builtin.h"
 #include "tasks/table.h"
 #include "tasks/text.h"

@@ -3,8 +3,8 @@
 
 #include <cstdio>
 
-#include "harness/error.h"
-#include "harness/tokenizer.h"
+#include "core/error.h"
+#include "tokenizer/tokenizer.h"
 #include "tasks/builtin.h"
 #include "tasks/generation.h"
 #include "tasks/task.h"

@@ -3,7 +3,7 @@
 //   doc_to_choice: ["negative", "positive"], doc_to_target: label, target_delimiter " ".
 #include <filesystem>
 
-#include "harness/error.h"
+#include "core/error.h"
 #include "tasks/builtin.h"
 #include "tasks/table.h"
 #include "tasks/text.h"

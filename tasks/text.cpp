@@ -73,13 +73,4 @@ std::string py_strip(std::string_view s) {
   return py_rstrip(s.substr(l));
 }
 
-std::string join(const std::vector<std::string>& parts, const std::string& sep) {
-  std::string out;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (i) out += sep;
-    out += parts[i];
-  }
-  return out;
-}
-
 }  // namespace eeb

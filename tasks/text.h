@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/strings.h"
+
 namespace eeb {
 
 // Python's str.isspace() for one code point.
@@ -18,7 +20,5 @@ size_t py_lstrip_bytes(std::string_view s);
 std::string py_strip(std::string_view s);
 std::string py_rstrip(std::string_view s);
 
-// "sst2, mmlu"-style list.
-std::string join(const std::vector<std::string>& parts, const std::string& sep);
 
 }  // namespace eeb

@@ -30,7 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "backends/weights/model.h"
+#include "model/model.h"
 
 namespace eeb::testing {
 

@@ -13,7 +13,7 @@
 
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/logit_stats.h"
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb {
 namespace {

@@ -8,7 +8,7 @@
 #include "backends/ceilings.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/event_seconds.h"
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb {
 namespace {

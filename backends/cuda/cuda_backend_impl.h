@@ -15,7 +15,7 @@
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/kernels.h"
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb::cuda {
 

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string>
 
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb::cuda {
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "harness/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "tasks/task.h"
 #include "tests/cli/cli_util.h"
 #include "tests/cpu/reference.h"

@@ -1,7 +1,7 @@
 // Run-spec files: expansion, overrides, depth-relative parameters and errors that name file and line.
 #include <catch2/catch.hpp>
 
-#include "harness/error.h"
+#include "core/error.h"
 #include "harness/spec_file.h"
 
 using namespace eeb;

@@ -1,9 +1,9 @@
 // Harness building blocks: sweep expansion, speedup statistics, ROUGE, metrics.
 #include <catch2/catch.hpp>
 
-#include "harness/error.h"
+#include "core/error.h"
 #include "harness/metrics.h"
-#include "harness/stats.h"
+#include "core/stats.h"
 #include "harness/sweep.h"
 #include "tasks/rouge.h"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/weights/model.h"
+#include "model/model.h"
 
 namespace eeb::testing {
 

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "backends/backend.h"
-#include "harness/error.h"
+#include "core/error.h"
 #include "tests/cpu/reference.h"
 #include "tests/random_model.h"
 

@@ -12,7 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include "backends/backend.h"
-#include "harness/error.h"
+#include "core/error.h"
 #ifdef EEB_HAVE_CUDA
 #include "backends/cuda/cuda_backend.h"
 #endif

@@ -13,7 +13,7 @@
 #include <random>
 #include <thread>
 
-#include "harness/error.h"
+#include "core/error.h"
 #include "harness/hf_hub.h"
 #include "harness/http_download.h"
 #include "tests/cli/cli_util.h"

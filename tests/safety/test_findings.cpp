@@ -1,9 +1,9 @@
 // Regression tests for what the fuzzers (fuzz/, scripts/fuzz.sh) and the mutated-input test found.
 #include <catch2/catch.hpp>
 
-#include "backends/weights/model.h"
-#include "harness/error.h"
-#include "harness/tokenizer.h"
+#include "model/model.h"
+#include "core/error.h"
+#include "tokenizer/tokenizer.h"
 #include "tests/model_writers.h"
 #include "tests/random_model.h"
 

@@ -9,9 +9,9 @@
 #include <random>
 #include <sstream>
 
-#include "harness/error.h"
+#include "core/error.h"
 #include "harness/loaded_model.h"
-#include "harness/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "tasks/task.h"
 #include "tests/model_writers.h"
 #include "tests/random_model.h"

@@ -1,7 +1,7 @@
 // Host memory check before a model goes on the CPU backend (harness/resources.h), with fake limits.
 #include <catch2/catch.hpp>
 
-#include "harness/error.h"
+#include "core/error.h"
 #include "harness/resources.h"
 #include "tests/model_writers.h"
 #include "tests/random_model.h"

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
-#include "harness/error.h"
+#include "core/error.h"
 #include "strategies/exit_classifier.h"
 #include "tests/random_model.h"
 

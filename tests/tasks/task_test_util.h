@@ -10,7 +10,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb::testing {
 

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "tasks/task.h"
 #include "tests/tasks/task_test_util.h"
 #include "tests/test_data.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/weights/model.h"
+#include "model/model.h"
 
 namespace eeb::testing {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "harness/error.h"
-#include "harness/tokenizer.h"
+#include "core/error.h"
+#include "tokenizer/tokenizer.h"
 #include "tests/test_data.h"
 #include "tests/tokenizer/gguf_vocab_reader.h"
 

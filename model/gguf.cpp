@@ -9,8 +9,8 @@
 #include <map>
 #include <variant>
 
-#include "backends/weights/loaders.h"
-#include "harness/error.h"
+#include "model/loaders.h"
+#include "core/error.h"
 
 namespace eeb {
 namespace {

@@ -13,8 +13,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "backends/weights/loaders.h"
-#include "harness/error.h"
+#include "model/loaders.h"
+#include "core/error.h"
 
 namespace eeb {
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/weights/model.h"
+#include "model/model.h"
 
 namespace sentencepiece { class SentencePieceProcessor; }
 

@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "backends/weights/loaders.h"
-#include "harness/error.h"
+#include "model/loaders.h"
+#include "core/error.h"
 
 namespace eeb {
 namespace fs = std::filesystem;

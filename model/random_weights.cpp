@@ -1,10 +1,10 @@
-#include "backends/weights/random_weights.h"
+#include "model/random_weights.h"
 
 #include <cmath>
 #include <memory>
 #include <vector>
 
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb {
 namespace {

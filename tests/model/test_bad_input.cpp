@@ -8,8 +8,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "backends/weights/model.h"
-#include "harness/error.h"
+#include "model/model.h"
+#include "core/error.h"
 #include "tests/model_writers.h"
 #include "tests/random_model.h"
 

@@ -3,7 +3,7 @@
 #pragma once
 #include <cstdint>
 
-#include "backends/weights/model.h"
+#include "model/model.h"
 
 namespace eeb {
 

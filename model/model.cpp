@@ -1,6 +1,6 @@
 // Model-level helpers: dtypes, dequantisation (load_f32), shape validation, checksum, and the
 // load_model() dispatcher over the format loaders (hf.cpp, gguf.cpp, llama2c.cpp).
-#include "backends/weights/model.h"
+#include "model/model.h"
 
 #include <xxhash.h>
 
@@ -9,9 +9,9 @@
 #include <filesystem>
 #include <limits>
 
-#include "backends/weights/half.h"
-#include "backends/weights/loaders.h"
-#include "harness/error.h"
+#include "model/half.h"
+#include "model/loaders.h"
+#include "core/error.h"
 
 namespace eeb {
 

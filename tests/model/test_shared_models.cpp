@@ -7,7 +7,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "backends/weights/model.h"
+#include "model/model.h"
 #include "tests/model_writers.h"
 #include "tests/random_model.h"
 #include "tests/test_data.h"

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/weights/mapped_file.h"
+#include "model/mapped_file.h"
 
 namespace eeb {
 

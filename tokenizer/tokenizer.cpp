@@ -4,14 +4,14 @@
 // libsentencepiece's installed headers do not ship sentencepiece_model.pb.h, so the ModelProto is
 // written with a small protobuf wire encoder. Field numbers are those of sentencepiece_model.proto
 // (google/sentencepiece, src/sentencepiece_model.proto; see docs/TASKS.md for the check).
-#include "harness/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 #include <sentencepiece_processor.h>
 
 #include <cstring>
 #include <filesystem>
 
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb {
 

@@ -1,4 +1,4 @@
-#include "backends/weights/mapped_file.h"
+#include "model/mapped_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb {
 

@@ -1,11 +1,11 @@
-// Format-specific loaders behind load_model() (backends/weights/model.h). Each fills a Model
+// Format-specific loaders behind load_model() (model/model.h). Each fills a Model
 // (tensors as views into memory-mapped files, config, vocabulary); load_model() then validates it.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "backends/weights/model.h"
+#include "model/model.h"
 
 namespace eeb {
 

@@ -1,9 +1,9 @@
-#include "harness/stats.h"
+#include "core/stats.h"
 
 #include <algorithm>
 #include <random>
 
-#include "harness/error.h"
+#include "core/error.h"
 
 namespace eeb {
 
