@@ -12,6 +12,12 @@ double layer_flops_per_token(const ModelConfig& c, double attended) {
 
 double lm_head_flops_per_row(const ModelConfig& c) { return 2.0 * c.vocab_size * c.dim; }
 
+double layers_flops(const ModelConfig& c, int pos0, int n) {
+  double f = 0;
+  for (int r = 0; r < n; ++r) f += layer_flops_per_token(c, pos0 + r + 1);
+  return f * c.n_layers;
+}
+
 double weight_bytes_per_token(const ModelConfig& c, const std::string& dtype) {
   const double D = c.dim, H = c.hidden_dim, q = double(c.n_heads) * c.head_dim, kv = double(c.n_kv_heads) * c.head_dim;
   const double esz = dtype == "f32" ? 4 : 2;

@@ -21,6 +21,9 @@ struct WorkCount {
 // LM-head row, from the config.
 double layer_flops_per_token(const ModelConfig& c, double attended);
 double lm_head_flops_per_row(const ModelConfig& c);
+// FLOPs of n consecutive rows at positions [pos0, pos0 + n) through every layer (causal: row r
+// attends over pos0 + r + 1 positions); what the runner counts for a prefill of those rows.
+double layers_flops(const ModelConfig& c, int pos0, int n);
 // Bytes of weight matrices one decode step streams (every layer's projections and the LM head; the
 // embedding row and the norms are negligible) at the given weights dtype (f32: 4 bytes, else 2).
 double weight_bytes_per_token(const ModelConfig& c, const std::string& dtype);

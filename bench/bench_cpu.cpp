@@ -22,26 +22,17 @@
 
 #include "backends/backend.h"
 #include "backends/counting.h"
+#include "bench/bench_util.h"
 
 using namespace eeb;
 
 namespace {
 
-int env_int(const char* name, int def) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : def;
-}
+using bench::env_int;
 int threads() { return env_int("EEB_BENCH_THREADS", 0); }
 
 ModelConfig bench_config() {
-  ModelConfig c;
-  c.dim = 2048;
-  c.hidden_dim = 5632;
-  c.n_layers = env_int("EEB_BENCH_LAYERS", 22);
-  c.n_heads = 32;
-  c.n_kv_heads = 4;
-  c.head_dim = 64;
-  c.vocab_size = 32000;
+  ModelConfig c = bench::bench_shape("1b");
   c.max_seq_len = 2048;
   return c;
 }
@@ -110,18 +101,8 @@ Backend& backend() {
   return *b;
 }
 
-std::vector<int32_t> tokens(int n) {
-  std::vector<int32_t> t(n);
-  for (int i = 0; i < n; ++i) t[i] = (i * 7919 + 13) % 32000;
-  return t;
-}
+std::vector<int32_t> tokens(int n) { return bench::synthetic_tokens(n, 32000); }
 
-// Useful FLOPs of n rows at positions [pos0, pos0 + n) through every layer (harness accounting).
-double layers_flops(const ModelConfig& c, int pos0, int n) {
-  double f = 0;
-  for (int r = 0; r < n; ++r) f += layer_flops_per_token(c, pos0 + r + 1);
-  return f * c.n_layers;
-}
 
 // Best-iteration GFLOP/s by token count, for the summary (the machine may be shared: the fastest
 // iteration is the least disturbed one).

@@ -25,6 +25,7 @@
 
 #include "backends/backend.h"
 #include "backends/counting.h"
+#include "bench/bench_util.h"
 #ifdef EEB_HAVE_CUDA
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -39,28 +40,11 @@ using namespace eeb;
 #ifdef EEB_HAVE_CUDA
 namespace {
 
-int env_int(const char* name, int def) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : def;
-}
-std::string env_str(const char* name, const char* def) {
-  const char* v = std::getenv(name);
-  return v && *v ? v : def;
-}
+using bench::env_int;
+using bench::env_str;
 int bench_tokens() { return env_int("EEB_BENCH_TOKENS", 2048); }
 
-ModelConfig bench_config() {
-  ModelConfig c;
-  c.dim = 4096;
-  c.hidden_dim = 11008;
-  c.n_layers = env_int("EEB_BENCH_LAYERS", 32);
-  c.n_heads = 32;
-  c.n_kv_heads = 32;
-  c.head_dim = 128;
-  c.vocab_size = 32000;
-  c.max_seq_len = 4096;
-  return c;
-}
+ModelConfig bench_config() { return bench::bench_shape("7b"); }
 
 // One backend for the whole process, released in main() before the CUDA runtime shuts down.
 std::unique_ptr<Backend> g_backend;
@@ -73,17 +57,7 @@ Backend& backend() {
   return *g_backend;
 }
 
-std::vector<int32_t> tokens(int n) {
-  std::vector<int32_t> t(n);
-  for (int i = 0; i < n; ++i) t[i] = (i * 7919 + 13) % 32000;
-  return t;
-}
-
-double layers_flops(const ModelConfig& c, int pos0, int n) {
-  double f = 0;
-  for (int r = 0; r < n; ++r) f += layer_flops_per_token(c, pos0 + r + 1);
-  return f * c.n_layers;
-}
+std::vector<int32_t> tokens(int n) { return bench::synthetic_tokens(n, 32000); }
 
 // Best (least disturbed) iteration of each measurement, for the summary.
 double g_copy_gbs = 0;

@@ -10,7 +10,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/logit_stats.h"
-#include "bench/bench_model.h"
+#include "bench/bench_util.h"
 #include "strategies/exit_classifier.h"
 
 using namespace eeb;
@@ -20,7 +20,7 @@ namespace {
 struct Fixture {
   Model model;
   std::unique_ptr<Backend> b;
-  Fixture() : model(bench::random_model_fast(bench::llama_1b_config(1))) {
+  Fixture() : model(random_llama(bench::bench_shape("1b", 1), 1)) {
     b = make_backend("cpu", model, BackendOptions{});
   }
   static Fixture& get() {

@@ -21,11 +21,7 @@ namespace eeb {
 
 namespace {
 
-double prefill_flops(const ModelConfig& c, int n) {
-  double f = 0;
-  for (int r = 0; r < n; ++r) f += layer_flops_per_token(c, r + 1);
-  return f * c.n_layers + lm_head_flops_per_row(c);
-}
+double prefill_flops(const ModelConfig& c, int n) { return layers_flops(c, 0, n) + lm_head_flops_per_row(c); }
 
 template <class F>
 double best_of(Backend& b, int reps, F&& f) {
