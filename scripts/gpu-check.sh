@@ -25,7 +25,7 @@ BUNDLE="$BUILD_DIR/bundle.tar.xz"
 
 # Hash of the sources a bundle is built from (to flag a stale bundle).
 source_stamp() {
-  find backends bench tests harness strategies tasks results reports CMakeLists.txt -type f \
+  find core model tokenizer backends bench tests harness strategies tasks results reports CMakeLists.txt -type f \
     \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name CMakeLists.txt \) \
     2>/dev/null | LC_ALL=C sort | xargs sha1sum | sha1sum | cut -c1-16
 }
