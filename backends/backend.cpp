@@ -73,6 +73,14 @@ ExitFeatures Backend::exit_features(const Hidden& h, int row) {
 
 std::unique_ptr<RegionTimer> Backend::new_timer() { return std::make_unique<SteadyTimer>(); }
 
+void check_positions(const Backend& b, int pos0, int n) {
+  const long long end = static_cast<long long>(pos0) + n, limit = b.config().max_seq_len;
+  if (pos0 < 0 || n < 0 || end > limit)
+    throw Error("backend " + b.name() + ": positions [" + std::to_string(pos0) + ", " +
+                std::to_string(end) + ") outside the model's " + std::to_string(limit) +
+                " positions (max_position_embeddings)");
+}
+
 std::vector<BackendInfo> list_backends() {
   std::vector<BackendInfo> v;
   v.push_back({"cpu", "float32 reference (OpenBLAS sgemm, OpenMP)", true});

@@ -113,6 +113,11 @@ std::unique_ptr<Backend> make_backend(const std::string& name, const Model& mode
 std::unique_ptr<Backend> make_backend_random(const std::string& name, const ModelConfig& c,
                                              const BackendOptions& opt, uint64_t seed);
 
+// Every backend's embed() starts with this: positions [pos0, pos0 + n) must lie in [0,
+// max_position_embeddings). RoPE tables beyond the trained range would give numbers no one asked
+// for; over-long prompts are left-truncated before they get here (make_request, as lm-eval does).
+void check_positions(const Backend& b, int pos0, int n);
+
 // Convenience: run layers [first, last) in order.
 inline void run_layers(Backend& b, int first, int last, Hidden& h, KVCache& kv) {
   for (int l = first; l < last; ++l) b.run_layer(l, h, kv);

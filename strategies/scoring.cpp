@@ -76,11 +76,31 @@ int argmax_choice(const std::vector<double>& ll) {
   return ll.empty() ? -1 : best;
 }
 
-int argmax_choice_norm(const std::vector<double>& ll, const std::vector<std::string>& choices) {
+size_t utf8_chars(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;  // every byte but continuation bytes starts one
+  return n;
+}
+
+// lm-eval's ConfigurableTask.process_results for multiple_choice (lm_eval/api/task.py):
+//   choices = self.doc_to_choice(doc)
+//   completion_len = np.array([float(len(i)) for i in choices])
+//   pred_norm = np.argmax(lls / completion_len)
+// doc_to_choice gives the choices without target_delimiter (the requests are target_delimiter +
+// choice), and len() counts code points. An empty choice (lm-eval: a division by zero) counts as 1.
+int argmax_choice_norm(const std::vector<double>& ll, const std::vector<std::string>& continuations,
+                       std::string_view delim) {
   std::vector<double> norm(ll.size());
-  for (size_t i = 0; i < ll.size(); ++i)
-    norm[i] = ll[i] / static_cast<double>(std::max<size_t>(1, choices.at(i).size()));
+  for (size_t i = 0; i < ll.size(); ++i) {
+    std::string_view choice = continuations.at(i);
+    if (choice.substr(0, delim.size()) == delim) choice.remove_prefix(delim.size());
+    norm[i] = ll[i] / static_cast<double>(std::max<size_t>(1, utf8_chars(choice)));
+  }
   return argmax_choice(norm);
+}
+
+int argmax_choice_norm(const std::vector<double>& ll, const Doc& doc) {
+  return argmax_choice_norm(ll, doc.choices, doc.target_delimiter);
 }
 
 std::vector<std::vector<double>> per_exit_logliks(Backend& b, const Request& req) {

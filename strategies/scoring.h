@@ -4,6 +4,7 @@
 // plan per sample from the logit lens at the scoring position (the last context token).
 #pragma once
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "backends/backend.h"
@@ -29,10 +30,15 @@ ChoiceScores score_choices(Backend& b, const Request& req, std::span<const int> 
 ChoiceScores score_continuations(Backend& b, const Request& req, std::span<const int> plan,
                                  KVCache& kv, const Hidden& ctx_last);
 
-// Predictions from log-likelihoods: argmax (acc) and argmax of loglik / continuation bytes (acc_norm),
-// first index on ties (as numpy argmax in lm-eval).
+// Predictions from log-likelihoods, first index on ties (as numpy argmax in lm-eval): argmax (acc),
+// and argmax of loglik / the choice's length in characters (acc_norm), the choice being each
+// continuation without its leading target_delimiter (lm-eval's doc_to_choice string).
 int argmax_choice(const std::vector<double>& loglik);
-int argmax_choice_norm(const std::vector<double>& loglik, const std::vector<std::string>& choices);
+int argmax_choice_norm(const std::vector<double>& loglik, const std::vector<std::string>& continuations,
+                       std::string_view target_delimiter = " ");
+int argmax_choice_norm(const std::vector<double>& loglik, const Doc& doc);
+// Python's len() of a UTF-8 string: its code points.
+size_t utf8_chars(std::string_view s);
 
 // Per-layer choice log-likelihoods: out[k-1][c] = loglik of choice c exiting after layer k (k = 1..L),
 // from one full-depth context pass (the first k layers' KV cache is what an exit at k would have).

@@ -160,6 +160,7 @@ class MmluTask final : public Task {
         for (size_t j = 0; j < pool.size() && taken < shots; ++j) {
           if (split == kFewshotSplit && pool[j] == it) continue;
           d.context += doc_text(pool[j]) + kTargetDelimiter + kLetters[pool[j].answer] + kFewshotDelimiter;
+          d.fewshot_ids.push_back(subject + ":" + kFewshotSplit + ":" + std::to_string(j));
           ++taken;
         }
         if (taken < shots)

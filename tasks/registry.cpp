@@ -1,6 +1,7 @@
 // Task registry, template hashes and lm-eval-exact tokenization of multiple-choice requests.
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/error.h"
@@ -72,9 +73,19 @@ std::string template_hash(const Task& t) {
 //   if n_spaces > 0: continuation = context[-n_spaces:] + continuation; context = context[:-n_spaces]
 //   whole_enc = tok_encode(context + continuation); context_enc = tok_encode(context)
 //   continuation_enc = whole_enc[len(context_enc):]
-Request make_request(const Doc& doc, int index, const Tokenizer& tok, bool add_bos) {
+// and, for inputs longer than the model, HFLM._loglikelihood_tokens (lm_eval/models/huggingface.py):
+//   inp = (context_enc + continuation_enc)[-(self.max_length + 1):][:-1]
+// The last token is only predicted, so the model sees at most max_length positions: the continuation
+// whole (lm-eval asserts len(continuation_enc) <= max_length) and the context minus its first
+// len(context_enc) + len(continuation_enc) - (max_length + 1) tokens (BOS included: it is part of
+// context_enc). eebench scores every choice after one shared context, so the context is cut for the
+// longest continuation; that is lm-eval's arithmetic exactly when the choices have equal token counts
+// (SST-2, MMLU), and otherwise a shorter choice sees up to (longest - its length) fewer context
+// tokens than lm-eval would give it, but the same context as the other choices.
+Request make_request(const Doc& doc, int index, const Tokenizer& tok, bool add_bos, int max_length) {
   const std::string where = "document " + doc.id;
   if (doc.choices.empty()) throw Error(where + ": no choices");
+  if (max_length < 0) throw Error(where + ": max_length " + std::to_string(max_length) + " < 0");
   const size_t n_ws = py_rstrip_bytes(doc.context);
   const std::string context = doc.context.substr(0, doc.context.size() - n_ws);
   const std::string moved = doc.context.substr(context.size());
@@ -98,6 +109,25 @@ Request make_request(const Doc& doc, int index, const Tokenizer& tok, bool add_b
       throw Error(where + ": choice " + std::to_string(c) + " ('" + doc.choices[c] +
                   "') has no tokens after the context");
     r.continuations.emplace_back(whole.begin() + static_cast<std::ptrdiff_t>(ctx.size()), whole.end());
+  }
+  r.context_text = doc.context;
+  r.fewshot_ids = doc.fewshot_ids;
+  if (max_length > 0) {
+    const size_t limit = static_cast<size_t>(max_length);
+    size_t longest = 0;
+    for (size_t c = 0; c < r.continuations.size(); ++c) {
+      longest = std::max(longest, r.continuations[c].size());
+      if (r.continuations[c].size() > limit)
+        throw Error(where + ": choice " + std::to_string(c) + " has " +
+                    std::to_string(r.continuations[c].size()) + " tokens, more than the model's " +
+                    std::to_string(max_length) + " positions");
+    }
+    const size_t total = r.context.size() + longest;
+    if (total > limit + 1) {  // keeps limit + 1 - longest >= 1 context tokens
+      const size_t drop = total - (limit + 1);
+      r.context.erase(r.context.begin(), r.context.begin() + static_cast<std::ptrdiff_t>(drop));
+      r.truncated_tokens = static_cast<int>(drop);
+    }
   }
   return r;
 }

@@ -89,6 +89,7 @@ class Sst2Task final : public Task {
       for (size_t j = 0; j < pool.size() && taken < shots; ++j) {
         if (split == "train" && pool[j] == it) continue;
         d.context += doc_text(pool[j]) + kTargetDelimiter + kAnswers[pool[j].label] + kFewshotDelimiter;
+        d.fewshot_ids.push_back("train:" + std::to_string(j));
         ++taken;
       }
       if (taken < shots) throw Error("sst2: not enough few-shot examples for document " + d.id);

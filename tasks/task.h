@@ -2,8 +2,9 @@
 //
 // Multiple-choice tasks are scored like lm-eval's loglikelihood requests: each choice's continuation
 // log-likelihood after the context; acc = argmax of the sum, acc_norm = argmax of the sum divided by
-// the continuation's length in bytes. Continuation tokens are encode(context + continuation) minus
-// encode(context) (after moving the context's trailing spaces onto the continuation, as lm-eval does).
+// the choice's length in characters (the choice without target_delimiter, as lm-eval does).
+// Continuation tokens are encode(context + continuation) minus encode(context) (after moving the
+// context's trailing spaces onto the continuation, as lm-eval does).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -19,9 +20,11 @@ struct Doc {
   std::string id;        // stable within the task, e.g. "dev:17" or "anatomy:test:3"
   std::string group;     // MMLU subject; empty when the task has none
   std::string context;   // full prompt (few-shot examples included)
-  std::vector<std::string> choices;  // continuations, e.g. " negative", " positive"
+  std::vector<std::string> choices;  // continuations = target_delimiter + choice, e.g. " negative"
+  std::string target_delimiter = " ";  // lm-eval's; acc_norm counts the characters after it
   int gold = -1;
   std::string reference; // generation tasks: reference text
+  std::vector<std::string> fewshot_ids;  // ids of the few-shot documents in context, in order
 };
 
 struct TaskOptions {
@@ -56,9 +59,17 @@ std::unique_ptr<Task> make_task(const std::string& name);  // throws Error for u
 struct Request {
   int index = 0;  // position in the task's document list
   const Doc* doc = nullptr;
-  std::vector<int32_t> context;                     // BOS first when add_bos
+  std::vector<int32_t> context;                     // BOS first when add_bos (and not truncated away)
   std::vector<std::vector<int32_t>> continuations;  // one per choice, each non-empty
+  // For --log-samples: the full context text before tokenization, the few-shot document ids, and
+  // how many context tokens were dropped from the left to fit the model (0: none).
+  std::string context_text;
+  std::vector<std::string> fewshot_ids;
+  int truncated_tokens = 0;
 };
-Request make_request(const Doc& doc, int index, const Tokenizer& tok, bool add_bos = true);
+// max_length: the model's positions (ModelConfig::max_seq_len = max_position_embeddings); 0 = no
+// limit. Longer inputs are left-truncated as lm-eval's HFLM does (see registry.cpp).
+Request make_request(const Doc& doc, int index, const Tokenizer& tok, bool add_bos = true,
+                     int max_length = 0);
 
 }  // namespace eeb

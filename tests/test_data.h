@@ -1,11 +1,11 @@
 // Where the shared test data lives: $EEBENCH_TEST_DATA, default ../shared/data next to the checkout.
-// Tests that need it call SKIP_WITHOUT_DATA() and are skipped with a message when it is absent.
+// Tests that need it call SKIP_WITHOUT_DATA(): ctest reports them as skipped when it is absent.
 #pragma once
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
-#include <catch2/catch.hpp>
+#include "tests/skip.h"
 
 namespace eeb::testing {
 
@@ -17,12 +17,9 @@ inline bool have_shared_data() { return std::filesystem::exists(shared_data() + 
 
 }  // namespace eeb::testing
 
-// Catch2 v2 has no SKIP: print a message and return from the test case.
-#define SKIP_WITHOUT_DATA()                                                              \
-  do {                                                                                   \
-    if (!eeb::testing::have_shared_data()) {                                             \
-      WARN("SKIPPED: shared test data not found at " << eeb::testing::shared_data()      \
-           << " (set EEBENCH_TEST_DATA)");                                               \
-      return;                                                                            \
-    }                                                                                    \
+#define SKIP_WITHOUT_DATA()                                                                     \
+  do {                                                                                          \
+    if (!eeb::testing::have_shared_data())                                                      \
+      EEB_SKIP("shared test data not found at " << eeb::testing::shared_data()                  \
+                                                << " (set EEBENCH_TEST_DATA)");                \
   } while (0)

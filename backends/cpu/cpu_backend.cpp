@@ -219,8 +219,8 @@ void CpuBackend::ensure_rope(int positions) {
 }
 
 std::unique_ptr<Hidden> CpuBackend::embed(std::span<const int32_t> tokens, int pos0) {
-  if (pos0 < 0) fail("embed: negative position " + S(pos0));
   const int n = static_cast<int>(tokens.size());
+  check_positions(*this, pos0, n);
   auto h = std::make_unique<CpuHidden>(n, pos0, c_.dim);
   for (int r = 0; r < n; ++r) {
     const int32_t t = tokens[r];

@@ -26,10 +26,10 @@ void CudaBackend::gemm(const void* W, int out, int in, const void* X, int ldx, i
 }
 
 std::unique_ptr<Hidden> CudaBackend::embed(std::span<const int32_t> tokens, int pos0) {
-  if (pos0 < 0) fail("embed: negative position " + S(pos0));
   if (tokens.size() > static_cast<size_t>(INT32_MAX / std::max(c_.dim, 1)))
     fail("embed: too many tokens");
   const int n = static_cast<int>(tokens.size());
+  check_positions(*this, pos0, n);
   for (int32_t t : tokens)
     if (t < 0 || t >= c_.vocab_size)
       fail("embed: token " + S(t) + " outside the vocabulary [0, " + S(c_.vocab_size) + ")");

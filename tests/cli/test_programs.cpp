@@ -5,6 +5,7 @@
 
 #include "harness/environment.h"
 #include "harness/isolate.h"
+#include "tests/skip.h"
 
 using namespace eeb;
 
@@ -20,9 +21,8 @@ TEST_CASE("program_output: stdout of a program, nothing for a missing, failing o
 TEST_CASE("the environment records lscpu's facts when lscpu is installed", "[programs]") {
   const Environment e = capture_environment("cpu", 0);
   if (program_output("lscpu", {"--json"}).empty()) {
-    WARN("SKIPPED: lscpu not installed (util-linux)");
     CHECK_FALSE(e.library_versions.contains("lscpu"));
-    return;
+    EEB_SKIP("lscpu not installed (util-linux)");
   }
   REQUIRE(e.library_versions.contains("lscpu"));
   const auto& cpu = e.library_versions["lscpu"];

@@ -2,7 +2,9 @@
 // thread counts, hidden-state plumbing and error handling.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "backends/backend.h"
 #include "core/error.h"
@@ -217,11 +219,16 @@ TEST_CASE("cpu backend options and the registry", "[cpu]") {
 }
 
 TEST_CASE("the default timer measures wall-clock time", "[cpu]") {
+  // Invariants, not timings: a 20 ms sleep inside the region is counted, and the region lies inside
+  // a steady_clock measurement taken around it.
   Model m = random_model(tiny_config(1), 33);
   auto b = make_backend("cpu", m, BackendOptions{});
   auto t = b->new_timer();
+  const auto outer0 = std::chrono::steady_clock::now();
   t->start();
-  double s = t->stop_seconds();
-  CHECK(s >= 0);
-  CHECK(s < 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const double s = t->stop_seconds();
+  const double outer = std::chrono::duration<double>(std::chrono::steady_clock::now() - outer0).count();
+  CHECK(s >= 0.020);
+  CHECK(s <= outer);
 }

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #ifdef EEB_HAVE_CUDA
 #include "backends/cuda/cuda_backend.h"
+#include "tests/skip.h"
 #endif
 
 namespace eeb::testing {
@@ -93,12 +94,9 @@ inline int row_argmax(const std::vector<float>& x, int r, int V, double* margin 
 
 }  // namespace eeb::testing
 
-// Catch2 v2 has no SKIP: every CUDA test starts with this guard.
-#define SKIP_WITHOUT_CUDA()                                     \
-  do {                                                          \
-    std::string eeb_why_;                                       \
-    if (!eeb::testing::cuda_ready(&eeb_why_)) {                 \
-      WARN("SKIPPED: no CUDA device: " << eeb_why_);            \
-      return;                                                   \
-    }                                                           \
+// Every CUDA test starts with this guard (ctest reports the case as skipped: tests/skip.h).
+#define SKIP_WITHOUT_CUDA()                                                            \
+  do {                                                                                 \
+    std::string eeb_why_;                                                              \
+    if (!eeb::testing::cuda_ready(&eeb_why_)) EEB_SKIP("no CUDA device: " << eeb_why_); \
   } while (0)

@@ -30,12 +30,9 @@ const char* kCommit = "0123456789abcdef0123456789abcdef01234567";
 
 bool have_python() { return std::system("python3 -c 'import http.server' >/dev/null 2>&1") == 0; }
 
-#define SKIP_WITHOUT_PYTHON()                                                        \
-  do {                                                                               \
-    if (!have_python()) {                                                            \
-      WARN("SKIPPED: python3 not found (the fake hub server is a Python script)");  \
-      return;                                                                        \
-    }                                                                                \
+#define SKIP_WITHOUT_PYTHON()                                                              \
+  do {                                                                                     \
+    if (!have_python()) EEB_SKIP("python3 not found (the fake hub server is a Python script)"); \
   } while (0)
 
 std::string bytes_of(const fs::path& p) {

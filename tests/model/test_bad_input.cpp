@@ -62,7 +62,7 @@ GgufBuilder llama_gguf(uint64_t n_tensors, uint64_t extra_kv = 0, const std::str
 }  // namespace
 
 TEST_CASE("bad safetensors files", "[weights][bad]") {
-  ScratchDir dir;
+  TempDir dir;
   write_hf_dir(small_model(), dir / "m", DType::F32);
   const std::string m = dir / "m", st = dir / "m/model.safetensors";
   const std::string ok1 = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
@@ -91,7 +91,7 @@ TEST_CASE("bad safetensors files", "[weights][bad]") {
 }
 
 TEST_CASE("safetensors missing a tensor or with a shape config.json contradicts", "[weights][bad]") {
-  ScratchDir dir;
+  TempDir dir;
   Model model = small_model();
   model.tensors.erase(tn_layer(1, "mlp.up_proj.weight"));
   write_hf_dir(model, dir / "missing", DType::F32);
@@ -105,7 +105,7 @@ TEST_CASE("safetensors missing a tensor or with a shape config.json contradicts"
 }
 
 TEST_CASE("bad config.json", "[weights][bad]") {
-  ScratchDir dir;
+  TempDir dir;
   write_hf_dir(small_model(), dir / "m", DType::F32);
   const std::string cfg = dir / "m/config.json";
   const auto cfg_bytes = read_bytes(cfg);
@@ -142,7 +142,7 @@ TEST_CASE("bad config.json", "[weights][bad]") {
 }
 
 TEST_CASE("bad Hugging Face directories and shard indexes", "[weights][bad]") {
-  ScratchDir dir;
+  TempDir dir;
   fs::create_directories(dir / "empty");
   require_error(dir / "empty", "empty", "no config.json");
   write_hf_dir(small_model(), dir / "m", DType::F32, 2);
@@ -175,7 +175,7 @@ TEST_CASE("bad Hugging Face directories and shard indexes", "[weights][bad]") {
 }
 
 TEST_CASE("bad GGUF files", "[weights][bad]") {
-  ScratchDir dir;
+  TempDir dir;
   const std::string p = dir / "bad.gguf";
   auto check = [&](const std::vector<uint8_t>& bytes, const std::string& phrase) {
     write_bytes(p, bytes);
@@ -240,7 +240,7 @@ TEST_CASE("bad GGUF files", "[weights][bad]") {
 }
 
 TEST_CASE("GGUF files whose tensors contradict the metadata", "[weights][bad]") {
-  ScratchDir dir;
+  TempDir dir;
   Model m = small_model();
   m.cfg.n_heads = 8;  // the file says 8 heads of 8: q_proj would need 64 rows
   m.cfg.n_kv_heads = 4;
@@ -260,7 +260,7 @@ TEST_CASE("GGUF files whose tensors contradict the metadata", "[weights][bad]") 
 }
 
 TEST_CASE("bad llama2.c files", "[weights][bad]") {
-  ScratchDir dir;
+  TempDir dir;
   const std::string p = dir / "model.bin";
   write_llama2c(small_model(), p);
   auto bytes = read_bytes(p);
@@ -294,7 +294,7 @@ TEST_CASE("corrupted model files never crash the loaders", "[weights][bad]") {
     v.tokens.push_back(tok += std::to_string(i));
     v.scores.push_back(0), v.types.push_back(1);
   }
-  ScratchDir dir;
+  TempDir dir;
   write_gguf(m, dir / "g.gguf", DType::Q8_0, 3, &v);
   write_hf_dir(m, dir / "hf", DType::BF16);
   write_llama2c(m, dir / "l.bin");

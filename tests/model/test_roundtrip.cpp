@@ -112,7 +112,7 @@ TEST_CASE("HF safetensors round trip in F32, F16 and BF16", "[weights]") {
   const Model orig = small_model();
   for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
     INFO("dtype " << dtype_name(dt));
-    ScratchDir dir;
+    TempDir dir;
     write_hf_dir(orig, dir / "m", dt);
     const Model m = load_model(dir / "m");
     CHECK(m.format == "hf");
@@ -126,7 +126,7 @@ TEST_CASE("HF safetensors round trip in F32, F16 and BF16", "[weights]") {
 
 TEST_CASE("sharded HF directory loads the same as a single file", "[weights]") {
   const Model orig = small_model(true);
-  ScratchDir dir;
+  TempDir dir;
   write_hf_dir(orig, dir / "one", DType::F32);
   write_hf_dir(orig, dir / "three", DType::F32, 3);
   CHECK(std::filesystem::exists(dir / "three/model-00002-of-00003.safetensors"));
@@ -144,7 +144,7 @@ TEST_CASE("GGUF round trip in every dtype, versions 2 and 3", "[weights]") {
     for (DType dt : {DType::F32, DType::F16, DType::BF16, DType::Q8_0})
       for (int version : {2, 3}) {
         INFO("dtype " << dtype_name(dt) << " version " << version << " tied " << tied);
-        ScratchDir dir;
+        TempDir dir;
         write_gguf(orig, dir / "m.gguf", dt, version);
         const Model m = load_model(dir / "m.gguf");
         CHECK(m.format == "gguf");
@@ -163,7 +163,7 @@ TEST_CASE("GGUF round trip in every dtype, versions 2 and 3", "[weights]") {
 
 TEST_CASE("HF and GGUF files of the same weights load identically", "[weights]") {
   const Model orig = small_model();
-  ScratchDir dir;
+  TempDir dir;
   write_hf_dir(orig, dir / "hf", DType::F32);
   write_gguf(orig, dir / "m.gguf", DType::F32);
   const Model hf = load_model(dir / "hf"), gg = load_model(dir / "m.gguf");
@@ -181,7 +181,7 @@ TEST_CASE("llama2.c round trip, shared and separate classifier", "[weights]") {
   for (bool tied : {true, false}) {
     INFO("tied " << tied);
     const Model orig = small_model(tied);
-    ScratchDir dir;
+    TempDir dir;
     write_llama2c(orig, dir / "m.bin");
     const Model m = load_model(dir / "m.bin");
     CHECK(m.format == "llama2c");
@@ -217,7 +217,7 @@ TEST_CASE("llama2.c version 1 export loads", "[weights]") {
   std::memcpy(out.data(), hdr, sizeof hdr);
   out[36] = 0;  // separate classifier
   std::memcpy(out.data() + 256, f.data(), f.size() * 4);
-  ScratchDir dir;
+  TempDir dir;
   write_bytes(dir / "v1.bin", out);
   const Model m = load_model(dir / "v1.bin");
   require_config(orig.cfg, m.cfg);
@@ -234,7 +234,7 @@ TEST_CASE("GGUF embedded vocabulary round trip", "[weights]") {
   }
   v.add_dummy_prefix = false;
   v.bos_id = 1, v.eos_id = 2, v.unk_id = 0;
-  ScratchDir dir;
+  TempDir dir;
   write_gguf(orig, dir / "v.gguf", DType::F16, 3, &v);
   const Model m = load_model(dir / "v.gguf");
   CHECK(m.vocab.model == "llama");
@@ -249,7 +249,7 @@ TEST_CASE("GGUF embedded vocabulary round trip", "[weights]") {
 
 TEST_CASE("weights checksum is stable and sees a one-byte change", "[weights]") {
   const Model orig = small_model();
-  ScratchDir dir;
+  TempDir dir;
   write_gguf(orig, dir / "a.gguf", DType::F16);
   const Model a1 = load_model(dir / "a.gguf"), a2 = load_model(dir / "a.gguf");
   CHECK(a1.weights_checksum.size() == 16);

@@ -183,7 +183,7 @@ TEST_CASE("shared tiny Llama-2 GGUF loads with its vocabulary", "[weights][data]
 
 TEST_CASE("shared models convert to the other formats losslessly", "[weights][data]") {
   SKIP_WITHOUT_DATA();
-  ScratchDir dir;
+  TempDir dir;
   const Model st = load_model(model_path("stories260K/stories260K.bin"));
   write_gguf(st, dir / "st.gguf", DType::F32);
   write_hf_dir(st, dir / "st_hf", DType::F32, 2);

@@ -12,24 +12,10 @@
 #include <vector>
 
 #include "results/store.h"
+#include "tests/temp_dir.h"
 
 namespace eeb::testing {
 
-struct TempDir {
-  std::filesystem::path dir;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    dir = std::filesystem::temp_directory_path() /
-          ("eeb_reports_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  std::string file(const std::string& name) const { return (dir / name).string(); }
-};
 
 inline std::string read_text(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

@@ -174,7 +174,7 @@ TEST_CASE("compare: trials are matched on model, task and strategy; a missing tr
 TEST_CASE("compare: two databases, and JUnit XML with the failure") {
   TempDir tmp;
   const std::string a = tmp.file("night1.db"), b = tmp.file("night2.db"), junit = tmp.file("out/junit.xml");
-  std::filesystem::create_directories(tmp.dir / "out");
+  std::filesystem::create_directories(tmp.path() / "out");
   {
     ResultStore s = ResultStore::open(a);
     add_trial(s, add_run(s), {}, make_samples(200));

@@ -9,6 +9,7 @@
 #include "reports/report.h"
 #include "reports/svg.h"
 #include "report_fixtures.h"
+#include "tests/skip.h"
 
 using namespace eeb;
 using namespace eeb::testing;
@@ -226,7 +227,7 @@ TEST_CASE("report: cmd_report writes files atomically and rejects bad input") {
   CHECK(std::filesystem::exists(f.tmp.file("r.samples.csv")));
   CHECK(cmd_report({1}, f.db, "json", f.tmp.file("r.json")) == 0);
   CHECK(cmd_report({1}, f.db, "md", f.tmp.file("r.md")) == 0);
-  for (const auto& e : std::filesystem::directory_iterator(f.tmp.dir))
+  for (const auto& e : std::filesystem::directory_iterator(f.tmp.path()))
     CHECK(e.path().string().find(".tmp.") == std::string::npos);
   CHECK_THROWS_WITH(cmd_report({}, f.db, "pdf", out), Catch::Contains("unknown format"));
   CHECK_THROWS_WITH(cmd_report({99}, f.db, "md", ""), Catch::Contains("no run 99"));
@@ -292,10 +293,8 @@ std::string shell_output(const std::string& cmd) {
 // measures every SVG, and a screenshot is kept in <build>/artifacts/report.png.
 TEST_CASE("report: headless Chromium lays out every chart inside its SVG, labels not overlapping") {
   const std::string browser = shell_output("command -v chromium || command -v chromium-browser");
-  if (browser.empty()) {
-    WARN("SKIPPED: chromium not installed (apt-get install chromium; scripts/install-deps.sh does)");
-    return;
-  }
+  if (browser.empty())
+    EEB_SKIP("chromium not installed (apt-get install chromium; scripts/install-deps.sh does)");
   const std::string exe = browser.substr(0, browser.find('\n'));
   FullDb f;
   ResultStore s = ResultStore::open(f.db);

@@ -8,25 +8,10 @@
 #include <string>
 
 #include "results/store.h"
+#include "tests/temp_dir.h"
 
 namespace eeb::testing {
 
-// A fresh folder under the system temp dir, removed with everything in it at scope exit.
-struct TempDir {
-  std::filesystem::path dir;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    dir = std::filesystem::temp_directory_path() /
-          ("eeb_results_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  std::string file(const std::string& name) const { return (dir / name).string(); }
-};
 
 // Runs SQL on a raw connection (to build foreign databases or inspect ours independently).
 inline void raw_exec(const std::string& path, const std::string& sql) {

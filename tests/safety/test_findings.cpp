@@ -36,7 +36,7 @@ TEST_CASE("eeb::Error escapes control characters so every message is one line", 
 }
 
 TEST_CASE("fuzz_gguf: a metadata key with a newline gives a one-line error", "[safety][findings]") {
-  ScratchDir dir("findings");
+  TempDir dir("findings");
   GgufBuilder g;
   g.header(3, 0, 1);
   g.str("llama.block_cou\nnt");
@@ -47,14 +47,14 @@ TEST_CASE("fuzz_gguf: a metadata key with a newline gives a one-line error", "[s
 }
 
 TEST_CASE("mutated config.json: a number beyond double range is a JSON error, not an internal one", "[safety][findings]") {
-  ScratchDir dir("findings");
+  TempDir dir("findings");
   write_hf_dir(random_model(tiny_config(1, 16, 2, 1, 32, 32), 2), dir / "hf", DType::F32);
   write_text(dir / "hf/config.json", R"({"hidden_size": 1e309})");
   CHECK(error_of([&] { load_model(dir / "hf"); }) == dir / "hf/config.json" + ": not valid JSON (a number is out of range)");
 }
 
 TEST_CASE("an embedded vocabulary SentencePiece rejects names the model file once", "[safety][findings]") {
-  ScratchDir dir("findings");
+  TempDir dir("findings");
   const Model m = random_model(tiny_config(1, 16, 2, 1, 32, 32), 3);
   EmbeddedVocab v;
   v.tokens = {"<unk>", "<s>", "</s>", "<0x41>"};  // one byte piece: byte fallback needs all 256

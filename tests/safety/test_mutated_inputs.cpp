@@ -137,7 +137,7 @@ std::vector<std::string> error_lines(const std::string& out) {
 }  // namespace
 
 TEST_CASE("eebench run on 200+ mutated model and task files fails cleanly or succeeds validly", "[safety][mutation]") {
-  ScratchDir dir("mutated");
+  TempDir dir("mutated");
   const ModelConfig cfg = tiny_config(2, 16, 2, 1, 32, 64);
   const Model m = random_model(cfg, 5);
   const EmbeddedVocab vocab = small_vocab();

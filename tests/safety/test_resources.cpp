@@ -29,7 +29,7 @@ TEST_CASE("cpu_backend_bytes counts every weight the CPU backend holds as float3
     CHECK(cpu_backend_bytes(m) == f32_bytes_from_config(c));
   }
   // Stored as BF16 (half the bytes on disk): the backend still holds float32.
-  ScratchDir dir("resources");
+  TempDir dir("resources");
   const Model m = random_model(tiny_config(2, 32, 4, 2, 64, 64), 4);
   write_hf_dir(m, dir / "bf16", DType::BF16);
   const Model loaded = load_model(dir / "bf16");
@@ -57,7 +57,7 @@ TEST_CASE("check_host_memory refuses a model above the limit with both numbers i
 }
 
 TEST_CASE("host_memory_available reads MemAvailable from a meminfo file", "[safety][resources]") {
-  ScratchDir dir("meminfo");
+  TempDir dir("meminfo");
   write_text(dir / "good", "MemTotal:       16384000 kB\nMemFree:         1000 kB\nMemAvailable:    8192 kB\n");
   write_text(dir / "none", "MemTotal:       16384000 kB\n");
   write_text(dir / "bad", "MemAvailable:    lots\n");

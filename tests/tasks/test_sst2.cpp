@@ -101,20 +101,25 @@ TEST_CASE("sst2: split names, limit, few-shot prefix from train") {
   require_error([&] { task->load(o); }, {"sst2: unknown split 'nonsense'"});
 }
 
-TEST_CASE("sst2: test_labeled is read strictly") {
+TEST_CASE("sst2: test_labeled has the labels SOURCES.md gives") {
   SKIP_WITHOUT_DATA();
   auto task = eeb::make_task("sst2");
   auto o = opts(eeb::testing::shared_data() + "/datasets");
   o.split = "test_labeled";
-  // The shared copy's second column is checked like any label: either all 0/1 (1,821 documents) or
-  // an error naming the first bad line.
-  try {
-    const size_t n = task->load(o).size();
-    CHECK(n == 1821);
-  } catch (const eeb::Error& e) {
-    CHECK(std::string(e.what()).find("test_labeled.tsv:") != std::string::npos);
-    CHECK(std::string(e.what()).find("bad label") != std::string::npos);
+  // shared/data/SOURCES.md: 1,821 sentences, 912 negative / 909 positive; gold follows each line.
+  const auto docs = task->load(o);
+  const auto lines = raw_lines(eeb::testing::shared_data() + "/datasets/sst2/test_labeled.tsv");
+  REQUIRE(docs.size() == 1821);
+  REQUIRE(lines.size() == docs.size());
+  int negative = 0, positive = 0, agree = 0;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    negative += docs[i].gold == 0;
+    positive += docs[i].gold == 1;
+    agree += docs[i].gold == lines[i].label && docs[i].context == lines[i].sentence + kQ;
   }
+  CHECK(negative == 912);
+  CHECK(positive == 909);
+  CHECK(agree == 1821);
 }
 
 TEST_CASE("sst2: malformed files") {
