@@ -16,6 +16,7 @@
 #include "harness/spec_file.h"
 #include "harness/runner.h"
 #include "results/store.h"
+#include "strategies/calibration.h"
 
 namespace eeb {
 namespace {
@@ -131,9 +132,12 @@ void run_planned(ResultStore& store, int64_t run_id, const RunSpec& spec, Planne
   const int64_t strategy_id = store.add_strategy(run_id, sr);
   nlohmann::json context = spec.to_json();
   context["trial"] = t.to_json();
+  // What identifies the weights for caches that outlive one backend (calibration.h).
+  context[kWeightsChecksumKey] = lm.model.weights_checksum;
   TrialInputs in{*lm.backend, *lm.tokenizer, task, c.options, c.docs, context};
-  store.set_strategy_resolved(strategy_id, prepare_strategy(in, *st));
+  const nlohmann::json decision = prepare_strategy(in, *st);
   const int64_t trial = store.begin_trial(run_id, model_id, task_id, strategy_id);
+  store.set_trial_decision(trial, decision);  // per trial: the strategy row is shared across models
   p.trial_id = trial;
   store.update_planned(p);
 

@@ -52,8 +52,8 @@ int cmd_show(long run_id, const std::string& db, bool samples) {
                 t.task.split.c_str(), t.task.shots, t.task.n_docs, t.task.template_hash.c_str());
     std::printf("  strategy %s %s   samples %ld   weights %s\n", t.strategy.name.c_str(),
                 t.strategy.params.dump().c_str(), long(t.n_samples), t.model.weights_checksum.c_str());
-    if (t.strategy.resolved.contains("removed"))
-      std::printf("  removed layers %s\n", t.strategy.resolved["removed"].dump().c_str());
+    if (t.decision.contains("removed"))
+      std::printf("  removed layers %s\n", t.decision["removed"].dump().c_str());
     std::printf("  %-24s %-28s %12s %10s %7s\n", "metric", "group", "value", "stderr", "n");
     for (const auto& m : store->metrics(t.id)) {
       std::printf("  %-24s %-28s %12.6g ", m.name.c_str(), m.group.empty() ? "(all)" : m.group.c_str(), m.value);

@@ -37,7 +37,10 @@ int main(int argc, char** argv) {
   r->add_option("--split", run.split, "split (default: the task's, as lm-eval)");
   r->add_option("--subjects", run.subjects, "MMLU subjects to run (default: all)")->delimiter(',');
   r->add_option("--shots", run.shots, "few-shot examples (default: the task's)");
-  r->add_option("--limit", run.limit, "at most this many documents (MMLU: per subject); 0 = all");
+  r->add_option("--limit", run.limit,
+                "evaluate the first N documents of the split: in total for sst2 and generation tasks, per subject "
+                "for MMLU (57 subjects: up to 57 N); 0 = all. Never applied to shortgpt/angular calibration "
+                "(calib_size) or AdaInfer training (train_size)");
   r->add_option("--sweep", run.sweeps, "KEY=V1,V2 or KEY=A:B: one trial per parameter value");
   r->add_option("--reps", run.reps, "timed repetitions per sample (baseline interleaved)")
       ->check(CLI::Range(0, 1000));
@@ -71,7 +74,9 @@ int main(int argc, char** argv) {
   rr->add_option("--db", rep.db, "SQLite results database");
   rr->add_option("--targets", rep.targets, "a targets file instead of the built-in reports/papers.toml")
       ->check(CLI::ExistingFile);
-  rr->add_option("--limit", rep.limit, "at most this many documents per task (MMLU: per subject)")
+  rr->add_option("--limit", rep.limit,
+                 "the first N documents of each task in total (MMLU: per subject); not applied to calibration or "
+                 "AdaInfer training sets")
       ->check(CLI::NonNegativeNumber);
   rr->add_option("--backend,-b", rep.backend, "backend: cpu or cuda");
   rr->add_option("--dtype", rep.dtype, "weights dtype on the backend");
@@ -144,7 +149,7 @@ int main(int argc, char** argv) {
   cp->add_option("--candidate-db", cmp.candidate_db, "database of the candidate runs (default: --db)");
   cp->add_option("--max-acc-drop", cmp.options.max_acc_drop, "accuracy drop tolerated (fraction: 0.01 = 1 point)")
       ->check(CLI::Range(0.0, 1.0));
-  cp->add_option("--alpha", cmp.options.alpha, "significance level of the McNemar and Mann-Whitney tests")
+  cp->add_option("--alpha", cmp.options.alpha, "significance level of the McNemar (accuracy) and Wilcoxon signed-rank (paired times) tests")
       ->check(CLI::Range(0.0, 1.0));
   cp->add_option("--max-slowdown", cmp.options.max_slowdown, "slowdown tolerated (fraction: 0.05 = 5 %)")
       ->check(CLI::NonNegativeNumber);

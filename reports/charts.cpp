@@ -171,7 +171,7 @@ ChartSection logit_lens(const ReportData& d) {
 }
 
 double removed_count(const TrialData& t) {
-  const auto& r = t.row.strategy.resolved;
+  const auto& r = t.row.decision;
   if (r.is_object() && r.contains("removed") && r["removed"].is_array()) return double(r["removed"].size());
   return param(t, "n").value_or(-1);
 }

@@ -5,8 +5,8 @@
 //   acc, acc_norm  paired over the documents both scored: McNemar test on the discordant pairs;
 //                  a regression when the drop exceeds max_acc_drop and p < alpha;
 //   time           per-sample model time (median of extra.t_strategy): change of the sum over the
-//                  common documents, Mann-Whitney U test over the per-sample times (as Google
-//                  Benchmark's compare.py); a regression when the slowdown exceeds max_slowdown and
+//                  common documents, Wilcoxon signed-rank test over the pairs (same document in
+//                  both trials); a regression when the slowdown exceeds max_slowdown and
 //                  p < alpha; not compared (skipped) when the runs' hardware fingerprints (cpu_model,
 //                  gpu_name, backend, threads, dtype) differ, unless force;
 //   avg_layers, pruning_ratio  deterministic: any change is a regression.
@@ -47,7 +47,7 @@ struct Check {
   std::string metric;  // acc | acc_norm | time | avg_layers | pruning_ratio | trial
   std::string base, candidate, change;  // formatted values
   double p = -1;       // p-value; < 0: no test
-  std::string method;  // "McNemar exact", "Mann-Whitney U asymptotic", ...
+  std::string method;  // "McNemar exact", "Wilcoxon signed-rank asymptotic", ...
   Verdict verdict = Verdict::pass;
   std::string reason;  // why it failed or was skipped (readable, names the metric)
 };

@@ -112,14 +112,16 @@ void time_check(Comparison& c, Check base, const TrialData& a, const TrialData& 
     return;
   }
   const double change = sb / sa - 1;
-  const TestResult t = mann_whitney(tb, ta);
+  // Paired: the same document on both sides. Documents differ in length far more than a change
+  // shifts one document's time, so an unpaired test would drown a consistent change in that spread.
+  const TestResult t = wilcoxon_signed_rank(tb, ta);
   char ch[48];
   std::snprintf(ch, sizeof ch, "%+.1f%%", 100 * change);
   base.base = fmt(sa) + " s", base.candidate = fmt(sb) + " s", base.change = ch;
   base.p = t.p;
-  base.method = "Mann-Whitney U " + t.method;
+  base.method = "Wilcoxon signed-rank " + t.method;
   std::string detail = cat("time ", ch, " (sum of per-sample median times ", fmt(sa), " s → ", fmt(sb), " s over ",
-                           std::to_string(ta.size()), " documents); ", base.method, " p=", pfmt(t.p));
+                           std::to_string(ta.size()), " paired documents); ", base.method, " p=", pfmt(t.p));
   if (!hw.empty()) detail += cat(" [forced across hardware: ", hw, "]");
   if (change > o.max_slowdown && t.p < o.alpha) {
     base.verdict = Verdict::fail;

@@ -112,7 +112,7 @@ std::string export_json(ResultStore& store, const std::vector<int64_t>& runs) {
                           {"weights_checksum", m.weights_checksum}, {"n_params", m.n_params}}},
                {"task", {{"name", k.name}, {"version", k.version}, {"split", k.split}, {"shots", k.shots},
                          {"template_hash", k.template_hash}, {"limit_n", k.limit_n}, {"n_docs", k.n_docs}}},
-               {"strategy", {{"name", g.name}, {"params", g.params}, {"resolved", g.resolved}}},
+               {"strategy", {{"name", g.name}, {"params", g.params}}}, {"decision", t.row.decision},
                {"metrics", json::array()}, {"samples", json::array()}};
     for (const auto& mr : t.metrics) tj["metrics"].push_back(metric_json(mr));
     for (const auto& s : store.samples(t.row.id)) tj["samples"].push_back(sample_json(s));

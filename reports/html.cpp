@@ -107,6 +107,11 @@ std::string report_html(ResultStore& store, const std::vector<int64_t>& runs) {
       body.append_child("h3").text().set("Pareto front (accuracy vs average layers)");
       html_table(body, front);
     }
+    Table decisions = decisions_table(d);
+    if (!decisions.rows.empty()) {
+      body.append_child("h3").text().set("Strategy decisions (per trial)");
+      html_table(body, decisions);
+    }
   }
 
   Table papers = paper_table(store, d);

@@ -52,6 +52,8 @@ std::string report_markdown(ResultStore& store, const std::vector<int64_t>& runs
   Table front = pareto_table(d);
   if (!front.rows.empty())
     s += "\n### Pareto front (accuracy vs average layers)\n\n" + markdown_table(front);
+  Table decisions = decisions_table(d);
+  if (!decisions.rows.empty()) s += "\n### Strategy decisions (per trial)\n\n" + markdown_table(decisions);
   Table papers = paper_table(store, d);
   if (!papers.rows.empty()) s += "\n## Paper targets (eebench reproduce)\n\n" + markdown_table(papers);
   Table failed = failed_trials_table(store, d);

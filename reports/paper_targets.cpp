@@ -170,7 +170,7 @@ std::vector<TargetOutcome> evaluate_targets(const std::vector<TargetRow>& rows, 
         continue;
       }
       if (row.metric == "removed_layers") {
-        std::vector<int> removed = t.row.strategy.resolved.value("removed", std::vector<int>{});
+        std::vector<int> removed = t.row.decision.value("removed", std::vector<int>{});
         std::sort(removed.begin(), removed.end());
         std::string s;
         for (int l : removed) s += (s.empty() ? "" : ",") + std::to_string(l);

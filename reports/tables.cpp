@@ -154,6 +154,29 @@ Table paper_table(ResultStore& store, const ReportData& d) {
   return t;
 }
 
+std::string decision_summary(const nlohmann::json& decision) {
+  if (!decision.is_object()) return decision.dump();
+  std::string s;
+  for (const auto& [k, v] : decision.items()) {
+    std::string text;
+    if (v.is_object()) text = "{...}";  // e.g. classifier_model: weights and training record
+    else if (v.is_array() && v.size() > 8) text = "(" + std::to_string(v.size()) + " values)";
+    else text = v.dump();
+    s += (s.empty() ? "" : " ") + k + "=" + text;
+  }
+  return s;
+}
+
+Table decisions_table(const ReportData& d) {
+  Table t{{"run", "trial", "model", "task", "strategy", "decision"}, {}};
+  for (const auto& tr : d.trials) {
+    if (tr.row.decision.empty()) continue;
+    t.rows.push_back({std::to_string(tr.row.run_id), std::to_string(tr.row.id), model_label(tr.row.model),
+                      task_label(tr.row.task), strategy_label(tr.row.strategy), decision_summary(tr.row.decision)});
+  }
+  return t;
+}
+
 Table failed_trials_table(ResultStore& store, const ReportData& d) {
   Table t{{"run", "trial", "strategy", "task", "model", "exit", "error"}, {}};
   for (const auto& r : d.runs)

@@ -148,6 +148,21 @@ CREATE TABLE targets (
   note TEXT NOT NULL DEFAULT '',
   loaded_at TEXT NOT NULL,
   PRIMARY KEY (paper, version, row_key));
+)SQL"},
+      // What prepare() decided belongs to the trial: one strategy row (name, params) serves every
+      // model and task of a run, and each trial's decision overwrote the previous one there. Older
+      // trials get their strategy row's `resolved`, marked when several trials shared that row (it
+      // then holds the last prepared trial's decision, not necessarily theirs). strategies.resolved
+      // stays for old readers; version 3 no longer writes it.
+      {3, R"SQL(
+ALTER TABLE trials ADD COLUMN decision TEXT NOT NULL DEFAULT '{}';
+UPDATE trials SET decision = (SELECT
+    CASE WHEN (SELECT count(*) FROM trials o WHERE o.strategy_id = g.id) > 1 AND g.resolved <> '{}'
+         THEN json_set(g.resolved, '$.migrated_from',
+                       'strategies.resolved, shared by ' || (SELECT count(*) FROM trials o WHERE o.strategy_id = g.id) ||
+                       ' trials: the last prepared one''s decision')
+         ELSE g.resolved END
+  FROM strategies g WHERE g.id = trials.strategy_id);
 )SQL"}};
   return m;
 }

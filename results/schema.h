@@ -8,7 +8,7 @@ struct sqlite3;
 
 namespace eeb::sql {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 // PRAGMA application_id of every eebench results database: "EEB1" in ASCII.
 inline constexpr int64_t kApplicationId = 0x45454231;
 

@@ -262,20 +262,13 @@ int64_t ResultStore::add_strategy(int64_t run, const StrategyRow& st) {
   this->run(run);
   const std::string params = dump_object(st.params);
   {
-    Use i(stmt("INSERT INTO strategies(run_id, name, params, resolved) VALUES(?,?,?,?) ON CONFLICT DO NOTHING"));
-    i->bind(1, run).bind(2, st.name).bind(3, params).bind(4, dump_object(st.resolved)).run();
+    Use i(stmt("INSERT INTO strategies(run_id, name, params) VALUES(?,?,?) ON CONFLICT DO NOTHING"));
+    i->bind(1, run).bind(2, st.name).bind(3, params).run();
   }
   Use f(stmt("SELECT id FROM strategies WHERE run_id=? AND name=? AND params=?"));
   f->bind(1, run).bind(2, st.name).bind(3, params);
   if (!f->step()) throw Error(path_, "SQLite: row missing after insert");
-  return f->i64(0);  // resolved of an existing row is left as it is (set_strategy_resolved)
-}
-
-void ResultStore::set_strategy_resolved(int64_t strategy, const json& resolved) {
-  Use s(stmt("UPDATE strategies SET resolved=? WHERE id=?"));
-  s->bind(1, dump_object(resolved)).bind(2, strategy).run();
-  if (sqlite3_changes(db_.get()) == 0)
-    throw Error("no strategy " + std::to_string(strategy) + " in " + path_);
+  return f->i64(0);
 }
 
 // ---- trials -----------------------------------------------------------------------------------
@@ -308,12 +301,18 @@ void ResultStore::finish_trial(int64_t trial, const std::string& status) {
   if (sqlite3_changes(db_.get()) == 0) throw Error("no trial " + std::to_string(trial) + " in " + path_);
 }
 
+void ResultStore::set_trial_decision(int64_t trial, const json& decision) {
+  Use s(stmt("UPDATE trials SET decision=? WHERE id=?"));
+  s->bind(1, dump_object(decision)).bind(2, trial).run();
+  if (sqlite3_changes(db_.get()) == 0) throw Error("no trial " + std::to_string(trial) + " in " + path_);
+}
+
 std::vector<TrialRow> ResultStore::trials(int64_t run) {
   Use s(stmt(
       "SELECT t.id, t.run_id, t.status, t.started_at, t.finished_at,"
       " m.id, m.path, m.format, m.config, m.weights_checksum, m.n_params,"
       " k.id, k.name, k.version, k.split, k.shots, k.template_hash, k.limit_n, k.n_docs,"
-      " g.id, g.name, g.params, g.resolved,"
+      " g.id, g.name, g.params, t.decision,"
       " (SELECT count(*) FROM samples x WHERE x.trial_id = t.id)"
       " FROM trials t JOIN models m ON m.id = t.model_id JOIN tasks k ON k.id = t.task_id"
       " JOIN strategies g ON g.id = t.strategy_id WHERE t.run_id = ? ORDER BY t.id"));
@@ -335,7 +334,7 @@ std::vector<TrialRow> ResultStore::trials(int64_t run) {
     StrategyRow& g = t.strategy;
     g.id = s->i64(19), g.run_id = t.run_id, g.name = s->text(20);
     g.params = parse_json(s->text(21), json::object(), path_, where + " strategy params");
-    g.resolved = parse_json(s->text(22), json::object(), path_, where + " strategy resolved");
+    t.decision = parse_json(s->text(22), json::object(), path_, where + " decision");
     t.n_samples = s->i64(23);
     out.push_back(std::move(t));
   }

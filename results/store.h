@@ -66,13 +66,12 @@ struct TaskRow {
   int n_docs = 0;   // documents the task yielded
 };
 
-// Identity within a run: (name, params). resolved: what preparation decided (removed layers,
-// thresholds, ...); it may be set later with set_strategy_resolved.
+// Identity within a run: (name, params) as requested. What preparation decided differs per model
+// and task, so it is the trial's (TrialRow::decision), not the strategy row's.
 struct StrategyRow {
   int64_t id = 0, run_id = 0;  // set by the store
   std::string name;
   nlohmann::json params = nlohmann::json::object();
-  nlohmann::json resolved = nlohmann::json::object();
 };
 
 // One scored document. correct / correct_norm are derived by the store (pred == gold, null when
@@ -105,6 +104,9 @@ struct TrialRow {
   ModelRow model;
   TaskRow task;
   StrategyRow strategy;
+  // What the strategy's prepare() decided for this trial (removed layers and scores, classifier and
+  // its hash, resolved depth parameters, ...); {} when nothing was stored (set_trial_decision).
+  nlohmann::json decision = nlohmann::json::object();
   int64_t n_samples = 0;
 };
 
@@ -165,12 +167,13 @@ class ResultStore {
   int64_t add_model(int64_t run, const ModelRow& m);
   int64_t add_task(int64_t run, const TaskRow& t);
   int64_t add_strategy(int64_t run, const StrategyRow& s);
-  void set_strategy_resolved(int64_t strategy, const nlohmann::json& resolved);
 
   // Returns the existing trial for (run, model, task, strategy) when there is one (resume); a
   // failed or running one is marked running again. model / task / strategy must belong to run.
   int64_t begin_trial(int64_t run, int64_t model, int64_t task, int64_t strategy);
   void finish_trial(int64_t trial, const std::string& status);
+  // Stores what prepare() decided for this trial (replacing what a resumed trial stored before).
+  void set_trial_decision(int64_t trial, const nlohmann::json& decision);
   std::vector<TrialRow> trials(int64_t run);
 
   // Durable when it returns. Re-adding a stored (trial, doc_index) with the same results is a

@@ -4,7 +4,11 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <numeric>
+#include <cstdio>
+
+#include <xxhash.h>
 
 #include "core/error.h"
 #include "tokenizer/tokenizer.h"
@@ -86,6 +90,13 @@ std::vector<std::vector<int32_t>> calibration_sequences(RunContext& ctx, const T
       if (static_cast<int>(texts.size()) >= size) break;
     }
   }
+  // The run's --limit never applies here (o.limit above is calib_size); a split or file shorter
+  // than calib_size is said, not hidden.
+  if (static_cast<int>(texts.size()) < size)
+    std::fprintf(stderr, "eebench: warning: calibration uses %zu documents, calib_size asks for %d (%s has no more)\n",
+                 texts.size(), size,
+                 p.contains("calib_file") ? p["calib_file"].get<std::string>().c_str()
+                                          : (task.name() + " split " + p.value("calib_split", std::string("train"))).c_str());
   std::vector<std::vector<int32_t>> seqs;
   for (const auto& t : texts) {
     std::vector<int32_t> ids{tok.bos()};
@@ -96,18 +107,52 @@ std::vector<std::vector<int32_t>> calibration_sequences(RunContext& ctx, const T
   return seqs;
 }
 
-const LayerSimilarity& cached_layer_similarity(RunContext& ctx, const Task& task,
-                                               const TaskOptions& opt, const nlohmann::json& p) {
+namespace {
+// Hash of the token ids themselves: they capture the task, split, size, subjects, calibration file,
+// tokenizer, BOS policy and truncation, whatever produced them.
+std::string sequences_hash(const std::vector<std::vector<int32_t>>& seqs) {
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  for (const auto& s : seqs) {
+    const uint64_t n = s.size();
+    XXH3_64bits_update(st, &n, sizeof n);
+    if (n) XXH3_64bits_update(st, s.data(), n * sizeof(int32_t));
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(XXH3_64bits_digest(st)));
+  XXH3_freeState(st);
+  return buf;
+}
+}  // namespace
+
+std::string calibration_cache_key(const RunContext& ctx,
+                                  const std::vector<std::vector<int32_t>>& seqs) {
+  const auto& rs = ctx.run_spec;
+  if (!rs.is_object() || !rs.contains(kWeightsChecksumKey) || !rs[kWeightsChecksumKey].is_string() ||
+      rs[kWeightsChecksumKey].get<std::string>().empty())
+    return "";
+  const auto& c = ctx.backend.config();
+  nlohmann::json key = {{"weights", rs[kWeightsChecksumKey]}, {"backend", ctx.backend.name()},
+                        {"dtype", ctx.backend.dtype()}, {"n_layers", c.n_layers}, {"dim", c.dim},
+                        {"sequences", sequences_hash(seqs)}, {"n_sequences", seqs.size()}};
+  return key.dump();
+}
+
+LayerSimilarity cached_layer_similarity(RunContext& ctx, const Task& task, const TaskOptions& opt,
+                                        const nlohmann::json& p) {
+  static std::mutex mu;
   static std::map<std::string, LayerSimilarity> cache;
-  nlohmann::json key = {{"backend", reinterpret_cast<uintptr_t>(&ctx.backend)},
-                        {"task", task.name()}, {"data", opt.data_dir},
-                        {"file", p.value("calib_file", "")},
-                        {"split", p.value("calib_split", "train")},
-                        {"size", p.value("calib_size", 128)}};
-  auto it = cache.find(key.dump());
-  if (it != cache.end()) return it->second;
   auto seqs = calibration_sequences(ctx, task, opt, p);
-  return cache.emplace(key.dump(), measure_layer_similarity(ctx.backend, seqs)).first->second;
+  const std::string key = calibration_cache_key(ctx, seqs);
+  if (key.empty()) return measure_layer_similarity(ctx.backend, seqs);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+  }
+  LayerSimilarity s = measure_layer_similarity(ctx.backend, seqs);
+  std::lock_guard<std::mutex> lock(mu);
+  return cache.emplace(key, std::move(s)).first->second;
 }
 
 std::vector<int> lowest_bi_layers(const std::vector<double>& bi, int n) {

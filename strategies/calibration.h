@@ -26,13 +26,25 @@ LayerSimilarity measure_layer_similarity(Backend& b,
 // Calibration sequences: params.calib_file (a text file, one sample per non-empty line) or the run's
 // task on params.calib_split (default "train"), params.calib_size documents (default 128), the
 // context followed by the gold continuation, BOS first, truncated to the model's context length.
+// The run's opt.limit is not applied (calib_size is the calibration set's size; MMLU: the first
+// calib_size documents over the subjects in order); fewer available documents print a warning.
 std::vector<std::vector<int32_t>> calibration_sequences(RunContext& ctx, const Task& task,
                                                         const TaskOptions& opt,
                                                         const nlohmann::json& params);
 
-// Measured once per (backend, calibration parameters) in a process: a sweep over n reuses it.
-const LayerSimilarity& cached_layer_similarity(RunContext& ctx, const Task& task,
-                                               const TaskOptions& opt, const nlohmann::json& params);
+// The key the measurement is cached under in this process: the weights checksum that the harness
+// puts in ctx.run_spec[kWeightsChecksumKey], the backend's name and dtype, and a hash of the token
+// ids of the calibration sequences (which capture task, split, size, subjects, calibration file,
+// tokenizer, BOS policy and truncation). "" when run_spec has no checksum: then nothing is cached,
+// because no other property of a backend (its address least of all) says which weights it holds.
+inline constexpr const char* kWeightsChecksumKey = "model_weights_checksum";
+std::string calibration_cache_key(const RunContext& ctx,
+                                  const std::vector<std::vector<int32_t>>& seqs);
+
+// measure_layer_similarity(calibration_sequences(...)), reused within a process for the same
+// calibration_cache_key (a sweep over n on one model measures once).
+LayerSimilarity cached_layer_similarity(RunContext& ctx, const Task& task, const TaskOptions& opt,
+                                        const nlohmann::json& params);
 
 // The n layers with the lowest Block Influence (ties: lower index first), sorted ascending.
 std::vector<int> lowest_bi_layers(const std::vector<double>& bi, int n);

@@ -35,6 +35,53 @@ ExitTrainingData collect_exit_features(Backend& b, const std::vector<Request>& r
 
 static void quiet(const char*) {}
 
+namespace {
+
+// Fields that newer liblinear versions add to struct parameter (nu: 2.40, one-class SVM;
+// regularize_bias: 2.42). They are set when present, with the value that keeps the older
+// behaviour, so a newer library trains the same classifier.
+template <class P>
+constexpr bool kHasNu = requires(P& p) { p.nu; };
+template <class P>
+constexpr bool kHasRegularizeBias = requires(P& p) { p.regularize_bias; };
+
+// Number of members of an aggregate (brace-initialisable with that many convertible values).
+struct AnyField {
+  template <class T>
+  operator T() const;
+};
+template <class T, class... A>
+constexpr size_t field_count() {
+  if constexpr (requires { T{A{}..., AnyField{}}; }) return field_count<T, A..., AnyField>();
+  else return sizeof...(A);
+}
+
+// solver_type, eps, C, nr_weight, weight_label, weight, p, init_sol (+ nu, regularize_bias): a
+// liblinear with a field not listed here fails to compile instead of leaving it zero.
+static_assert(field_count<parameter>() == 8 + kHasNu<parameter> + kHasRegularizeBias<parameter>,
+              "struct parameter of this liblinear has a field fill_liblinear_parameter does not set");
+
+template <class P>
+void set_newer_fields(P& param) {
+  if constexpr (kHasNu<P>) param.nu = 0.5;                     // liblinear's default; one-class only
+  if constexpr (kHasRegularizeBias<P>) param.regularize_bias = 1;  // the bias is regularised, as before 2.42
+}
+
+}  // namespace
+
+void fill_liblinear_parameter(parameter& param, const std::string& solver, double C, int* labels,
+                              double* weights) {
+  param.solver_type = solver == "svm" ? L2R_L2LOSS_SVC_DUAL : L2R_LR;
+  param.eps = solver == "svm" ? 0.1 : 0.01;  // liblinear's defaults for these two solvers
+  param.C = C;
+  param.nr_weight = 2;
+  param.weight_label = labels;
+  param.weight = weights;
+  param.p = 0.1;            // epsilon of SVR's loss: unused by these solvers; liblinear's default
+  param.init_sol = nullptr;  // no warm start
+  set_newer_fields(param);
+}
+
 ExitClassifier train_exit_classifier(const ExitTrainingData& d, const std::string& solver,
                                      double C) {
   if (solver != "svm" && solver != "logreg")
@@ -76,12 +123,7 @@ ExitClassifier train_exit_classifier(const ExitTrainingData& d, const std::strin
   int labels[2] = {1, -1};
   double weights[2] = {double(n) / (2.0 * pos), double(n) / (2.0 * (n - pos))};  // balanced
   parameter param{};
-  param.solver_type = solver == "svm" ? L2R_L2LOSS_SVC_DUAL : L2R_LR;
-  param.eps = solver == "svm" ? 0.1 : 0.01;
-  param.C = C;
-  param.nr_weight = 2;
-  param.weight_label = labels;
-  param.weight = weights;
+  fill_liblinear_parameter(param, solver, C, labels, weights);
   if (const char* err = check_parameter(&prob, &param)) throw Error(std::string("liblinear: ") + err);
   set_print_string_function(quiet);
   model* m = train(&prob, &param);

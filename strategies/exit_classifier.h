@@ -12,6 +12,8 @@
 #include "backends/backend.h"
 #include "tasks/task.h"
 
+struct parameter;  // liblinear's training parameters (<linear.h>)
+
 namespace eeb {
 
 struct ExitTrainingData {
@@ -40,5 +42,12 @@ struct ExitClassifier {
 
 ExitClassifier train_exit_classifier(const ExitTrainingData& d, const std::string& solver,
                                      double C);
+
+// Sets every field of liblinear's struct parameter for train_exit_classifier: solver (svm: L2R_L2LOSS_SVC_DUAL,
+// eps 0.1; logreg: L2R_LR, eps 0.01), C, the two class weights (labels/weights: 2 entries, kept alive by
+// the caller), p = 0.1, no initial solution, and where this liblinear has them nu = 0.5 and
+// regularize_bias = 1 (the behaviour of the versions without the field). Exposed for the tests.
+void fill_liblinear_parameter(::parameter& param, const std::string& solver, double C, int* labels,
+                              double* weights);
 
 }  // namespace eeb

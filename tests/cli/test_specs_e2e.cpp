@@ -214,7 +214,7 @@ models = ["org/paper-model"]
   char want[32];
   std::snprintf(want, sizeof want, "| %.4g ", drop);
   CHECK_THAT(same.output, Catch::Contains(want));
-  CHECK(rows(db, "SELECT json_extract(resolved, '$.layer') FROM strategies WHERE name = 'static'")[0][0] == "6");
+  CHECK(rows(db, "SELECT json_extract(t.decision, '$.layer') FROM trials t JOIN strategies g ON g.id = t.strategy_id WHERE g.name = 'static'")[0][0] == "6");
   CHECK(rows(db, "SELECT count(*) FROM targets WHERE paper = 'mini' AND version = 'test-1'")[0][0] == "3");
   auto stored = json::parse(rows(db, "SELECT spec FROM runs")[0][0]);
   REQUIRE(stored["reproduce"]["rows"].size() == 3);

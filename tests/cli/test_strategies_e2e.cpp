@@ -70,7 +70,7 @@ TEST_CASE("adainfer reaches half the oracle's pruning with < 1 point accuracy dr
   CHECK(acc_full - acc_ada < 0.01);
   CHECK(metric(path, "adainfer", "flops_speedup") > 1.0);
   // The classifier and its hash are stored with the run.
-  auto resolved = nlohmann::json::parse(query_text(path, "SELECT resolved FROM strategies WHERE name='adainfer'"));
+  auto resolved = nlohmann::json::parse(query_text(path, "SELECT t.decision FROM trials t JOIN strategies g ON g.id = t.strategy_id WHERE g.name='adainfer'"));
   CHECK(resolved["classifier_hash"].get<std::string>().size() == 16);
   std::filesystem::remove_all(dir);
 }
@@ -122,7 +122,7 @@ TEST_CASE("shortgpt removes the lowest-BI layers and scores like a forward pass 
     std::vector<int> expect(order.begin(), order.begin() + n);
     std::sort(expect.begin(), expect.end());
     auto resolved = nlohmann::json::parse(query_text(
-        db, "SELECT resolved FROM strategies WHERE name='shortgpt' AND json_extract(params,'$.n')=" + std::to_string(n)));
+        db, "SELECT t.decision FROM trials t JOIN strategies g ON g.id = t.strategy_id WHERE g.name='shortgpt' AND json_extract(g.params,'$.n')=" + std::to_string(n)));
     INFO("n " << n);
     CHECK(resolved["removed"].get<std::vector<int>>() == expect);
     // Per-sample predictions equal a reference forward without those layers.

@@ -77,7 +77,7 @@ inline void put(ResultStore& s, int64_t trial, const std::string& name, double v
 
 struct TrialSpec {
   std::string strategy = "full";
-  nlohmann::json params = nlohmann::json::object(), resolved = nlohmann::json::object();
+  nlohmann::json params = nlohmann::json::object(), decision = nlohmann::json::object();
   std::string task = "sst2", checksum = "xxh3:00aa", model = "/models/tiny-12L";
   int n_layers = 12;
 };
@@ -87,9 +87,9 @@ struct TrialSpec {
 inline int64_t add_trial(ResultStore& s, int64_t run, const TrialSpec& t, const std::vector<SampleRow>& samples) {
   const int64_t m = s.add_model(run, ModelRow{0, 0, t.model, "hf", {{"n_layers", t.n_layers}}, t.checksum, 1000});
   const int64_t k = s.add_task(run, TaskRow{0, 0, t.task, "1.0", "dev", 0, "tmpl", 0, int(samples.size())});
-  const int64_t g = s.add_strategy(run, StrategyRow{0, 0, t.strategy, t.params, {}});
-  if (!t.resolved.empty()) s.set_strategy_resolved(g, t.resolved);
+  const int64_t g = s.add_strategy(run, StrategyRow{0, 0, t.strategy, t.params});
   const int64_t trial = s.begin_trial(run, m, k, g);
+  if (!t.decision.empty()) s.set_trial_decision(trial, t.decision);
   double correct = 0, layers = 0, gold = 0;
   for (const auto& x : samples) {
     s.add_sample(trial, x);

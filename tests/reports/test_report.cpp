@@ -6,6 +6,7 @@
 #include <pugixml.hpp>
 
 #include "reports/charts.h"
+#include "reports/paper_targets.h"
 #include "reports/report.h"
 #include "reports/svg.h"
 #include "report_fixtures.h"
@@ -42,7 +43,7 @@ struct FullDb {
     for (int n = 0; n <= 2; ++n) {
       TrialSpec sg;
       sg.strategy = "shortgpt", sg.params = {{"n", n}};
-      sg.resolved = {{"n", n}, {"removed", n == 0 ? json::array() : n == 1 ? json{10} : json{9, 10}}};
+      sg.decision = {{"n", n}, {"removed", n == 0 ? json::array() : n == 1 ? json{10} : json{9, 10}}};
       auto xs = make_samples(20, 12 - n);
       flip_to_wrong(xs, n);
       add_trial(s, r2, sg, xs);
@@ -149,7 +150,7 @@ TEST_CASE("report: chart data equals hand-computed values") {
   CHECK(lens.series[1].points.at(0).y == Approx(100 * final_zero / 20));
   CHECK(lens.series[0].points.at(11).y == Approx(100 * (20 - 3) / 20.0));  // i % 7 == 3: 3, 10, 17 wrong
   CHECK(lens.series[1].points.at(11).y == Approx(100));
-  // Layers removed: x from resolved.removed, y = accuracy, full-depth reference line.
+  // Layers removed: x from decision.removed, y = accuracy, full-depth reference line.
   const auto& removed = std::get<XYChart>(sections[2].charts.at(0));
   REQUIRE(removed.series.size() == 1);
   CHECK(removed.series[0].points.size() == 3);
@@ -363,4 +364,43 @@ TEST_CASE("report: paper targets of reproduce runs and trials that did not finis
   // A report of runs without either has neither section.
   const std::string plain = report_markdown(s, {add_run(s)});
   CHECK(plain.find("Paper targets") == std::string::npos);
+}
+
+TEST_CASE("report: each trial's own decision, for one strategy setting on two models") {
+  TempDir tmp;
+  const std::string db = tmp.file("d.db");
+  ResultStore s = ResultStore::open(db);
+  const int64_t run = add_run(s);
+  TrialSpec a, b;
+  a.strategy = b.strategy = "shortgpt";
+  a.params = b.params = {{"n", 2}};  // one strategies row serves both trials
+  b.model = "/models/other-12L", b.checksum = "xxh3:11bb";
+  a.decision = {{"removed", {3, 5}}, {"scores", std::vector<double>(12, 0.25)}};
+  b.decision = {{"removed", {7, 9}}, {"scores", std::vector<double>(12, 0.5)}};
+  add_trial(s, run, a, make_samples(10));
+  add_trial(s, run, b, make_samples(10));
+  const auto trials = s.trials(run);
+  REQUIRE(trials.size() == 2);
+  CHECK(trials[0].strategy.id == trials[1].strategy.id);
+  CHECK(trials[0].decision == a.decision);
+  CHECK(trials[1].decision == b.decision);
+
+  const std::string md = report_markdown(s, {run});
+  CHECK(md.find("Strategy decisions (per trial)") != std::string::npos);
+  CHECK(md.find("| tiny-12L | sst2 v1.0 dev 0-shot | shortgpt n=2 | removed=[3,5] scores=(12 values) |") !=
+        std::string::npos);
+  CHECK(md.find("| other-12L | sst2 v1.0 dev 0-shot | shortgpt n=2 | removed=[7,9] scores=(12 values) |") !=
+        std::string::npos);
+  const json j = json::parse(export_json(s, {run}));
+  CHECK(j["trials"][0]["decision"] == a.decision);
+  CHECK(j["trials"][1]["decision"] == b.decision);
+
+  // reproduce's removed_layers rows read the trial's decision.
+  TargetRow row;
+  row.model = "/models/other-12L", row.task = "sst2", row.metric = "removed_layers", row.text_value = "7,9";
+  row.setting = {{"strategy", "shortgpt"}, {"params", {{"n", 2}}}};
+  auto out = evaluate_targets({row}, {{trials[1], {}}}, "/models/other-12L");
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].measured_text == "7,9");
+  CHECK(out[0].verdict == "pass");
 }

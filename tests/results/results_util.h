@@ -67,7 +67,7 @@ inline Fixture make_fixture(ResultStore& s, int n_strategies = 1) {
   f.run = s.begin_run(r);
   f.model = s.add_model(f.run, ModelRow{0, 0, "/models/tiny", "hf", {{"n_layers", 32}}, "xxh:1234", 1000});
   f.task = s.add_task(f.run, TaskRow{0, 0, "mmlu", "1", "test", 5, "abc", 0, 100});
-  for (int i = 0; i < n_strategies; i++) f.strategy = s.add_strategy(f.run, StrategyRow{0, 0, "exits", {{"k", i}}, {}});
+  for (int i = 0; i < n_strategies; i++) f.strategy = s.add_strategy(f.run, StrategyRow{0, 0, "exits", {{"k", i}}});
   return f;
 }
 

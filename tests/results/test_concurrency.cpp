@@ -66,7 +66,7 @@ TEST_CASE("two processes insert into different trials of one database at once", 
   {
     auto s = ResultStore::open(path);
     auto f = make_fixture(s);
-    const int64_t g2 = s.add_strategy(f.run, StrategyRow{0, 0, "full", {}, {}});
+    const int64_t g2 = s.add_strategy(f.run, StrategyRow{0, 0, "full", {}});
     trials[0] = s.begin_trial(f.run, f.model, f.task, f.strategy);
     trials[1] = s.begin_trial(f.run, f.model, f.task, g2);
   }  // closed before forking
@@ -105,7 +105,7 @@ TEST_CASE("two processes create a new database at once", "[results][concurrency]
     });
   CHECK(run_children(jobs) == std::vector<int>{0, 0});
   auto s = ResultStore::open(path);
-  CHECK(query1(s, "SELECT count(*) FROM schema_version") == "2");  // created and migrated once
+  CHECK(query1(s, "SELECT count(*) FROM schema_version") == "3");  // created and migrated once
   const auto runs = s.list_runs();
   REQUIRE(runs.size() == 2);
   for (const auto& r : runs) CHECK(r.n_samples == 200);
@@ -126,7 +126,7 @@ TEST_CASE("two shards of one trial write it at once", "[results][concurrency]") 
       // Each shard sets up the same rows (idempotent) and gets the same trial.
       const int64_t m = s.add_model(1, ModelRow{0, 0, "/models/tiny", "hf", {{"n_layers", 32}}, "xxh:1234", 1000});
       const int64_t t = s.add_task(1, TaskRow{0, 0, "mmlu", "1", "test", 5, "abc", 0, 100});
-      const int64_t g = s.add_strategy(1, StrategyRow{0, 0, "exits", {{"k", 0}}, {}});
+      const int64_t g = s.add_strategy(1, StrategyRow{0, 0, "exits", {{"k", 0}}});
       const int64_t trial = s.begin_trial(1, m, t, g);
       for (int i = k; i < 1000; i += 2) s.add_sample(trial, make_sample(i));  // shard k of 2
     });

@@ -1,5 +1,7 @@
-// planned_trials (a run's expansion, failures of isolated trials) and targets; migration 1 -> 2.
+// planned_trials (a run's expansion, failures of isolated trials) and targets; migrations 1 -> 2 -> 3.
 #include <catch2/catch.hpp>
+
+#include <map>
 
 #include "tests/results/results_util.h"
 
@@ -73,14 +75,55 @@ TEST_CASE("a version-1 database is migrated in place, keeping its runs", "[resul
     make_fixture(s, 1);
   }
   // Make it look like a database written before schema version 2.
-  raw_exec(path, "DROP TABLE planned_trials; DROP TABLE targets; DELETE FROM schema_version WHERE version = 2;"
-                 " PRAGMA user_version = 1;");
+  raw_exec(path, "DROP TABLE planned_trials; DROP TABLE targets; ALTER TABLE trials DROP COLUMN decision;"
+                 " DELETE FROM schema_version WHERE version >= 2; PRAGMA user_version = 1;");
   auto s = ResultStore::open(path);
-  CHECK(s.schema_version() == 2);
-  CHECK(query1(s, "SELECT group_concat(version) FROM schema_version") == "1,2");
+  CHECK(s.schema_version() == 3);
+  CHECK(query1(s, "SELECT group_concat(version) FROM schema_version") == "1,2,3");
   CHECK(s.list_runs().size() == 1);
   const int64_t run = s.list_runs()[0].id;
   s.plan_trials(run, {json::object()});
   CHECK(s.planned_trials(run).size() == 1);
+  CHECK(s.integrity_check() == "ok");
+}
+
+TEST_CASE("a version-2 database is migrated: each trial gets its strategy row's decision", "[results]") {
+  TempDir tmp;
+  const std::string path = tmp.file("v2.db");
+  int64_t run = 0, t_a = 0, t_b = 0, t_c = 0;
+  {
+    auto s = ResultStore::open(path);
+    Fixture f = make_fixture(s, 1);  // strategy "exits" k=0
+    run = f.run;
+    const int64_t m2 = s.add_model(run, ModelRow{0, 0, "/models/other", "hf", {{"n_layers", 32}}, "xxh:5678", 1000});
+    const int64_t g2 = s.add_strategy(run, StrategyRow{0, 0, "shortgpt", {{"n", 1}}});
+    t_a = s.begin_trial(run, f.model, f.task, f.strategy);
+    t_b = s.begin_trial(run, m2, f.task, f.strategy);  // the same strategy row on another model
+    t_c = s.begin_trial(run, f.model, f.task, g2);     // a strategy row of its own
+  }
+  // What version 2 stored: one `resolved` per strategy row (the last prepared trial's), no
+  // per-trial decision.
+  raw_exec(path,
+           "ALTER TABLE trials DROP COLUMN decision;"
+           " UPDATE strategies SET resolved = '{\"removed\":[7]}' WHERE name = 'exits';"
+           " UPDATE strategies SET resolved = '{\"removed\":[3]}' WHERE name = 'shortgpt';"
+           " DELETE FROM schema_version WHERE version = 3; PRAGMA user_version = 2;");
+  auto s = ResultStore::open(path);
+  CHECK(s.schema_version() == 3);
+  CHECK(query1(s, "SELECT group_concat(version) FROM schema_version") == "1,2,3");
+  std::map<int64_t, nlohmann::json> d;
+  for (const auto& t : s.trials(run)) d[t.id] = t.decision;
+  CHECK(d[t_c] == nlohmann::json{{"removed", {3}}});  // its own row: exactly what was stored
+  for (int64_t t : {t_a, t_b}) {  // a shared row: its value, and a note that it may be another trial's
+    INFO("trial " << t);
+    CHECK(d[t]["removed"] == nlohmann::json{7});
+    CHECK(d[t]["migrated_from"].get<std::string>().find("shared by 2 trials") != std::string::npos);
+  }
+  // From now on each trial keeps its own.
+  s.set_trial_decision(t_a, {{"removed", {1}}});
+  s.set_trial_decision(t_b, {{"removed", {2}}});
+  for (const auto& t : s.trials(run))
+    if (t.id == t_a) CHECK(t.decision == nlohmann::json{{"removed", {1}}});
+    else if (t.id == t_b) CHECK(t.decision == nlohmann::json{{"removed", {2}}});
   CHECK(s.integrity_check() == "ok");
 }

@@ -30,7 +30,7 @@ TEST_CASE("begin_trial is idempotent and reopens unfinished trials", "[results][
   const int64_t run = 1;
   const int64_t model = s.add_model(run, ModelRow{0, 0, "/models/tiny", "hf", {{"n_layers", 32}}, "xxh:1234", 1000});
   const int64_t task = s.add_task(run, TaskRow{0, 0, "mmlu", "1", "test", 5, "abc", 0, 100});
-  const int64_t strategy = s.add_strategy(run, StrategyRow{0, 0, "exits", {{"k", 0}}, {}});
+  const int64_t strategy = s.add_strategy(run, StrategyRow{0, 0, "exits", {{"k", 0}}});
   CHECK(s.begin_trial(run, model, task, strategy) == trial);
   auto ts = s.trials(run);
   REQUIRE(ts.size() == 1);
@@ -117,9 +117,9 @@ TEST_CASE("models, tasks and strategies: same identity same id, conflicts are er
   t2.n_docs = 871;
   CHECK_THROWS_WITH(s.add_task(run, t2), Contains("different document count"));
 
-  StrategyRow g{0, 0, "exits", {{"b", 1}, {"a", 2}}, {}};
+  StrategyRow g{0, 0, "exits", {{"b", 1}, {"a", 2}}};
   const int64_t gid = s.add_strategy(run, g);
-  StrategyRow reordered{0, 0, "exits", nlohmann::json::parse(R"({"a": 2, "b": 1})"), {{"x", 1}}};
+  StrategyRow reordered{0, 0, "exits", nlohmann::json::parse(R"({"a": 2, "b": 1})")};
   CHECK(s.add_strategy(run, reordered) == gid);
   CHECK(s.trials(run).empty());
 

@@ -21,14 +21,14 @@ TEST_CASE("open creates the folder and the documented schema", "[results]") {
   auto s = ResultStore::open(path);
   CHECK(std::filesystem::exists(path));
   CHECK(s.path() == path);
-  CHECK(s.schema_version() == 2);
-  CHECK(query1(s, "PRAGMA user_version") == "2");
+  CHECK(s.schema_version() == 3);
+  CHECK(query1(s, "PRAGMA user_version") == "3");
   CHECK(query1(s, "PRAGMA application_id") == std::to_string(0x45454231));
   CHECK(query1(s, "PRAGMA journal_mode") == "wal");
   CHECK(query1(s, "PRAGMA foreign_keys") == "1");
   CHECK(query1(s, "PRAGMA synchronous") == "1");  // NORMAL
   CHECK(query1(s, "PRAGMA busy_timeout") == "10000");
-  CHECK(query1(s, "SELECT group_concat(version) FROM schema_version") == "1,2");  // created, then migrated
+  CHECK(query1(s, "SELECT group_concat(version) FROM schema_version") == "1,2,3");  // created, then migrated
   const std::string tables = query1(
       s, "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type='table' ORDER BY name)");
   CHECK(tables == "metrics,models,planned_trials,runs,samples,schema_version,strategies,targets,tasks,trials");
@@ -179,7 +179,7 @@ TEST_CASE("models, tasks, strategies and trials round-trip", "[results]") {
   const int64_t run = s.begin_run(RunInfo{});
   ModelRow m{0, 0, "/models/llama", "gguf", {{"n_layers", 32}, {"rope_theta", 10000.0}}, "xxh64:abcd", 6738415616};
   TaskRow t{0, 0, "mmlu", "1.0", "test", 5, "deadbeef", 20, 1140};
-  StrategyRow g{0, 0, "adainfer", {{"threshold", 0.8}}, {{"classifier", {0.1, 0.2}}}};
+  StrategyRow g{0, 0, "adainfer", {{"threshold", 0.8}}};
   const int64_t mid = s.add_model(run, m), tid = s.add_task(run, t), gid = s.add_strategy(run, g);
   const int64_t trial = s.begin_trial(run, mid, tid, gid);
   auto ts = s.trials(run);
@@ -209,12 +209,13 @@ TEST_CASE("models, tasks, strategies and trials round-trip", "[results]") {
   CHECK(r.strategy.id == gid);
   CHECK(r.strategy.name == g.name);
   CHECK(r.strategy.params == g.params);
-  CHECK(r.strategy.resolved == g.resolved);
+  CHECK(r.decision == nlohmann::json::object());  // nothing decided yet
 
-  s.set_strategy_resolved(gid, {{"removed", {3, 5}}});
+  s.set_trial_decision(trial, {{"removed", {3, 5}}});
   s.finish_trial(trial, "finished");
   ts = s.trials(run);
-  CHECK(ts[0].strategy.resolved == nlohmann::json{{"removed", {3, 5}}});
+  CHECK(ts[0].decision == nlohmann::json{{"removed", {3, 5}}});
+  CHECK_THROWS_WITH(s.set_trial_decision(778, {{"x", 1}}), Contains("no trial 778"));
   CHECK(ts[0].status == "finished");
   CHECK(ts[0].finished_at.size() == 24);
   CHECK_THROWS_WITH(s.finish_trial(trial, "ok"), Contains("invalid trial status"));
@@ -289,7 +290,7 @@ TEST_CASE("list_runs counts trials and samples per run", "[results]") {
   auto s = ResultStore::open(tmp.file("r.db"));
   CHECK(s.list_runs().empty());
   auto f1 = make_fixture(s);
-  const int64_t g2 = s.add_strategy(f1.run, StrategyRow{0, 0, "full", {}, {}});
+  const int64_t g2 = s.add_strategy(f1.run, StrategyRow{0, 0, "full", {}});
   const int64_t t1 = s.begin_trial(f1.run, f1.model, f1.task, f1.strategy);
   const int64_t t2 = s.begin_trial(f1.run, f1.model, f1.task, g2);
   for (int i = 0; i < 5; i++) s.add_sample(t1, make_sample(i));
