@@ -97,7 +97,7 @@ int cmd_status(long run, const std::string& db) {
     std::string slurm = "";
     if (job_of.count(i)) {
       const std::string id = job_of[i] + "_" + std::to_string(i);
-      slurm = id + " " + (states.count(id) ? states[id] : "?");
+      slurm = id + " " + (states.count(id) ? states[id] : "(not queued)");
     }
     if (!fs::exists(path)) {
       std::printf("| %d/%d | %s (none) | | | | | | %s |\n", i, n, path.c_str(), slurm.c_str());
