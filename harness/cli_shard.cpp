@@ -177,8 +177,10 @@ int run_shard_file(const std::string& path, int64_t run, const RunArgs& a) {
   const RunResult res = execute_run(store, spec, run);
   const std::string id = std::to_string(run);
   if (res.failed > 0)
-    throw Error(path, std::to_string(res.failed) + " of " + std::to_string(res.trials) + " trials of the shard failed (last: " +
-                          res.last_error + "); eebench run --resume " + id + " --shard ... retries them");
+    throw Error(path, std::to_string(res.failed) + " of " + std::to_string(res.trials) +
+                          " trials of the shard failed (last: " + res.last_error + "); eebench run --resume " + id +
+                          " --db " + path.substr(0, path.rfind(".shard-")) + " --shard " +
+                          stored["shard"]["index"].dump() + "/" + stored["shard"]["count"].dump() + " retries them");
   std::printf("shard %s of run %s finished: %s (eebench merge --db %s when every shard is done)\n",
               stored["shard"]["index"].dump().c_str(), id.c_str(), path.c_str(),
               path.substr(0, path.rfind(".shard-")).c_str());

@@ -142,7 +142,11 @@ TEST_CASE("two local shard processes, merged, equal a single run; a second merge
   auto again = run_cmd("merge 1 --db " + q(db));
   INFO(again.output);
   CHECK(again.status == 0);
+  for (const char* shard : {".shard-0-of-2 ", ".shard-1-of-2 "})
+    CHECK(again.output.find(db + shard + "(run 1, shard") != std::string::npos);
   CHECK(again.output.find("0 trials and 0 samples added, 0 other rows written") != std::string::npos);
+  CHECK(again.output.find(" added, 0 other") != std::string::npos);
+  CHECK(again.output.find("1 trials") == std::string::npos);
   CHECK(everything(db) == before);
 
   // Running a finished shard again recomputes nothing.
@@ -178,6 +182,7 @@ TEST_CASE("merge refuses a corrupt shard, a shard of another spec and a running 
     CHECK(lines(m.output) == 1);
     CHECK(m.output.find(shard1 + ": corrupt shard") != std::string::npos);
     CHECK(m.output.find("nothing merged from it") != std::string::npos);
+    CHECK(everything(db) == before);
   }
   SECTION("a shard file from another run") {
     const std::string other = dir + "/other";
@@ -197,6 +202,7 @@ TEST_CASE("merge refuses a corrupt shard, a shard of another spec and a running 
     INFO(r1.output);
     CHECK(r1.status == 2);
     CHECK(r1.output.find("of another spec") != std::string::npos);
+    CHECK(everything(db) == before);
   }
   SECTION("a shard still running") {
     // Shard 1 as a live process leaves it: planned trials unfinished, a lock naming a live pid (ours).
@@ -221,8 +227,34 @@ TEST_CASE("merge refuses a corrupt shard, a shard of another spec and a running 
     auto st = run_cmd("status 1 --db " + q(db));
     CHECK(st.output.find("(running: pid " + std::to_string(getpid())) != std::string::npos);
     fs::remove(shard1 + ".lock");
+    CHECK(everything(db) == before);
   }
-  CHECK(everything(db) == before);
+  SECTION("a column a later schema adds is copied; one the main database lacks is refused") {
+    const std::string shard0 = db + ".shard-0-of-2";
+    sqlite3* h = nullptr;
+    for (const std::string& f : {db, shard0}) {
+      REQUIRE(sqlite3_open(f.c_str(), &h) == SQLITE_OK);
+      REQUIRE(sqlite3_exec(h, "ALTER TABLE trials ADD COLUMN decision TEXT NOT NULL DEFAULT ''", nullptr, nullptr,
+                           nullptr) == SQLITE_OK);
+      sqlite3_close(h);
+    }
+    REQUIRE(sqlite3_open(shard0.c_str(), &h) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(h, "UPDATE trials SET decision = 'kept: ' || id; ALTER TABLE samples ADD COLUMN extra2 TEXT",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(h);
+    auto m = run_cmd("merge --db " + q(db));
+    INFO(m.output);
+    CHECK(m.status == 2);
+    CHECK(m.output.find("has column samples.extra2, which " + db + " lacks") != std::string::npos);
+    CHECK(rows(db, "SELECT count(*) FROM trials") == std::vector<std::string>{"0"});
+    REQUIRE(sqlite3_open(shard0.c_str(), &h) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(h, "ALTER TABLE samples DROP COLUMN extra2", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(h);
+    m = run_cmd("merge --db " + q(db));
+    INFO(m.output);
+    REQUIRE(m.status == 0);
+    CHECK(rows(db, "SELECT decision FROM trials") == std::vector<std::string>{"kept: 1"});
+  }
 }
 
 TEST_CASE("--slurm writes the shards and an array script and submits it; resume resubmits unfinished shards only",
