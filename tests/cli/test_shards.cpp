@@ -104,8 +104,12 @@ TEST_CASE("two local shard processes, merged, equal a single run; a second merge
 
   // Both shards at once, as two machines (or two Slurm tasks) would; they agree on one run.
   const std::string both = "(" + eebench_bin() + " run " + q(dir + "/s.toml") + " -q --shard 0/2 & " + eebench_bin() +
-                           " run " + q(dir + "/s.toml") + " -q --shard 1/2; wait) 2>&1";
-  REQUIRE(std::system(both.c_str()) == 0);
+                           " run " + q(dir + "/s.toml") + " -q --shard 1/2; wait) > " + q(dir + "/both.log") + " 2>&1";
+  const int both_status = std::system(both.c_str());
+  std::stringstream both_log;
+  both_log << std::ifstream(dir + "/both.log").rdbuf();
+  INFO(both_log.str());
+  REQUIRE(both_status == 0);
   REQUIRE(fs::exists(db + ".shard-0-of-2"));
   REQUIRE(fs::exists(db + ".shard-1-of-2"));
   CHECK_FALSE(fs::exists(db + ".shard-0-of-2.lock"));  // removed when the shard ended
@@ -202,6 +206,21 @@ TEST_CASE("merge refuses a corrupt shard, a shard of another spec and a running 
     INFO(r1.output);
     CHECK(r1.status == 2);
     CHECK(r1.output.find("of another spec") != std::string::npos);
+    CHECK(everything(db) == before);
+  }
+  SECTION("a shard written by another eebench version") {
+    fs::copy_file(db + ".shard-0-of-2", shard1);
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open(shard1.c_str(), &h) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(h, "UPDATE runs SET eebench_version = '0.0.1',"
+                            " spec = json_set(spec, '$.shard.index', 1, '$.shard.trials', json('[1]'))",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(h);
+    auto m = run_cmd("merge --db " + q(db));
+    INFO(m.output);
+    CHECK(m.status == 2);
+    CHECK(lines(m.output) == 1);
+    CHECK(m.output.find(shard1 + ": written by eebench 0.0.1, run 1 was planned by eebench ") != std::string::npos);
     CHECK(everything(db) == before);
   }
   SECTION("a shard still running") {
