@@ -51,9 +51,10 @@ void read_states(const std::string& text, std::map<std::string, std::string>& ou
 int cmd_merge(long run, const std::string& db) {
   const MergeResult res = merge_shards(db, run, shard_running);
   for (const auto& s : res.shards)
-    std::printf("merged %s (run %ld, shard %d/%d, host %s): %ld trials and %ld samples added, %ld other rows written\n",
+    std::printf("merged %s (run %ld, shard %d/%d, host %s): %ld trial%s and %ld samples added, %ld other rows written\n",
                 s.info.file.path.c_str(), long(s.info.run), s.info.file.index, s.info.file.count,
-                s.info.hostname.c_str(), long(s.trials_added), long(s.samples_added), long(s.rows_updated));
+                s.info.hostname.c_str(), long(s.trials_added), s.trials_added == 1 ? "" : "s", long(s.samples_added),
+                long(s.rows_updated));
   ResultStore store = ResultStore::open(db);
   for (int64_t r : res.runs) {
     const Counts c = count(store.planned_trials(r));

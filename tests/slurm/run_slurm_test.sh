@@ -109,25 +109,39 @@ name = "shortgpt"
 sweep = { n = "0:3" }
 EOF
 cd "$T"
-out=$("$EEBENCH" run spec.toml --limit 20 --db "$T/slurm.db" --slurm --time 00:20:00)
-echo "$out"
-JOB=$(echo "$out" | sed -n 's/^submitted run [0-9]* as Slurm job \([0-9]*\).*/\1/p')
-[ -n "$JOB" ] || { echo "FAIL: no job id in the output"; exit 1; }
+fail() { echo "FAIL: $*"; logs; for f in "$T"/slurm.db.shard-*.log; do echo "== $f"; cat "$f"; done; exit 1; }
+submit() {
+  out=$("$EEBENCH" "$@")
+  echo "$out"
+  JOB=$(echo "$out" | sed -n 's/^submitted run [0-9]* as Slurm job \([0-9]*\).*/\1/p')
+  [ -n "$JOB" ] || fail "no job id in the output"
+}
+wait_job() {
+  for _ in $(seq 600); do
+    [ -z "$(squeue -h -j "$JOB" 2>/dev/null)" ] && return 0
+    sleep 1
+  done
+  fail "job $JOB still queued after 10 minutes"
+}
+# One task at a time, and the last one cancelled before it starts: a lost array task to resume.
+submit run spec.toml --limit 20 --db "$T/slurm.db" --slurm --time 00:20:00 --max-parallel 1
+JOB_ID=$JOB
+scancel "${JOB}_3"
 
 # The single-machine run of the same spec meanwhile (the node has $CPUS CPUs; each task uses 1).
 "$EEBENCH" run spec.toml --limit 20 --db "$T/single.db" -q
 
-for _ in $(seq 600); do
-  [ -z "$(squeue -h -j "$JOB" 2>/dev/null)" ] && break
-  sleep 1
-done
-[ -z "$(squeue -h -j "$JOB" 2>/dev/null)" ] || { logs; echo "FAIL: job $JOB still queued after 10 minutes"; exit 1; }
+wait_job
 "$EEBENCH" status 1 --db "$T/slurm.db"
+merged=$("$EEBENCH" merge --db "$T/slurm.db")
+echo "$merged"
+[[ "$merged" == *"run 1: 3 of 4 planned trials finished, 0 failed, 1 unfinished"* ]] || fail "expected shard 3 unfinished"
+submit run --resume 1 --db "$T/slurm.db" --slurm --time 00:20:00
+grep -q '^#SBATCH --array=3$' "$T/slurm.db.run-1.sbatch" || fail "resume should resubmit shard 3 only"
+RESUME_JOB=$JOB
+wait_job
 "$EEBENCH" merge --db "$T/slurm.db"
-JOB_ID=$JOB
 JOB=""
-
-fail() { echo "FAIL: $*"; logs; for f in "$T"/slurm.db.shard-*.log; do echo "== $f"; cat "$f"; done; exit 1; }
 q() { sqlite3 "$1" "$2"; }
 SAMPLES="SELECT g.name, g.params, g.resolved, t.status, x.doc_index, x.doc_id, x.gold, x.pred, x.pred_norm, x.loglik,
   x.layers_executed FROM samples x JOIN trials t ON t.id = x.trial_id JOIN strategies g ON g.id = t.strategy_id
@@ -140,7 +154,8 @@ n=$(q "$T/slurm.db" "SELECT count(*) FROM samples")
 [ "$(q "$T/slurm.db" "$SAMPLES")" = "$(q "$T/single.db" "$SAMPLES")" ] || fail "predictions differ from the single run"
 [ "$(q "$T/slurm.db" "$METRICS")" = "$(q "$T/single.db" "$METRICS")" ] || fail "metrics differ from the single run"
 [ "$(q "$T/slurm.db" "SELECT status FROM runs")" = finished ] || fail "merged run is not finished"
-[ "$(q "$T/slurm.db" "SELECT count(*) FROM run_nodes WHERE slurm_job LIKE '${JOB_ID}_%'")" = 4 ] ||
+[ "$(q "$T/slurm.db" "SELECT count(*) FROM run_nodes WHERE slurm_job LIKE '${JOB_ID}_%'")" = 3 ] &&
+  [ "$(q "$T/slurm.db" "SELECT slurm_job FROM run_nodes WHERE shard = 3")" = "${RESUME_JOB}_3" ] ||
   fail "expected one run_nodes row per array task, naming its Slurm job"
 
 # sbatch refusing the job: one line, non-zero, the merged database unchanged.
@@ -153,4 +168,4 @@ echo "$err"
 [ "$rc" = 2 ] && [ "$(echo "$err" | wc -l)" = 1 ] && [[ "$err" == *"sbatch refused the job"* ]] ||
   fail "a bad partition should be one line and exit 2 (exit $rc)"
 [ "$(sqlite3 "$T/slurm.db" .dump | md5sum)" = "$before" ] || fail "the merged database changed"
-echo "PASS: Slurm array of 4 shards merged equals the single-machine run"
+echo "PASS: Slurm array of 4 shards (one cancelled, resumed) merged equals the single-machine run"
