@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
   r->add_option("--time", cl.time, "--slurm: time limit of each array task (HH:MM:SS)");
   r->add_option("--gpus-per-task", cl.gpus_per_task, "--slurm: GPUs of each array task")->check(CLI::Range(0, 64));
   r->add_option("--max-parallel", cl.max_parallel, "--slurm: at most K array tasks at once")->check(CLI::Range(0, 100000));
-  r->add_option("--sbatch-arg", cl.sbatch_args, "--slurm: one more sbatch argument (--sbatch-arg=--qos=high)");
+  r->add_option("--sbatch-arg", cl.sbatch_args, "--slurm: one more sbatch argument (--sbatch-arg=--qos=high)")
+      ->allow_extra_args(false);
 
   long merge_run = 0, status_run = 0;
   std::string cluster_db = "results/eebench.db";

@@ -306,8 +306,9 @@ TEST_CASE("--slurm writes the shards and an array script and submits it; resume 
     for (int i = 0; i < 3; ++i) fs::remove(db + ".shard-" + std::to_string(i) + "-of-3");
   }
   PathGuard p(fake_sbatch(dir + "/ok", "echo '4242;cluster'") + ":" + path);
-  auto r = run_cmd("run " + q(dir + "/s.toml") + " --slurm --shards 2 --partition gpu --time 01:00:00 "
-                   "--gpus-per-task 1 --max-parallel 1 --sbatch-arg=--qos=high");
+  // --sbatch-arg takes one value per use (the spec after it stays the spec).
+  auto r = run_cmd("run --sbatch-arg=--qos=high " + q(dir + "/s.toml") + " --slurm --shards 2 --partition gpu "
+                   "--time 01:00:00 --gpus-per-task 1 --max-parallel 1 --sbatch-arg --exclusive");
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find("submitted run 2 as Slurm job 4242") != std::string::npos);
@@ -315,7 +316,7 @@ TEST_CASE("--slurm writes the shards and an array script and submits it; resume 
   std::ifstream log(dir + "/ok/sbatch.log");
   std::string args;
   std::getline(log, args);
-  CHECK(args == "--parsable --qos=high " + db + ".run-2.sbatch");
+  CHECK(args == "--parsable --qos=high --exclusive " + db + ".run-2.sbatch");
   std::stringstream script;
   script << std::ifstream(db + ".run-2.sbatch").rdbuf();
   for (const char* want : {"#SBATCH --array=0-1%1\n", "#SBATCH --partition=gpu\n", "#SBATCH --time=01:00:00\n",
