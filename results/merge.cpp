@@ -348,11 +348,10 @@ CREATE TABLE IF NOT EXISTS run_nodes (
 const std::set<std::string> kRunTables = {"runs", "models", "tasks", "strategies", "trials", "planned_trials",
                                           "schema_version", "targets", "run_nodes"};
 
-std::string join_cols(const std::vector<std::string>& cols, const std::string& fmt_before,
-                      const std::string& fmt_after, const std::string& sep) {
+// "a","b","c": column names for SQL.
+std::string quoted_list(const std::vector<std::string>& cols) {
   std::string s;
-  for (size_t k = 0; k < cols.size(); ++k)
-    s += (k ? sep : "") + fmt_before + quoted(cols[k]) + fmt_after;
+  for (size_t k = 0; k < cols.size(); ++k) s += (k ? "," : "") + quoted(cols[k]);
   return s;
 }
 
@@ -433,7 +432,10 @@ class Merger {
     std::vector<Value> args;
     std::string where;
     for (const auto& k : key) {
-      args.push_back(*find(r, k));
+      const Value* v = find(r, k);
+      if (!v)
+        throw Error(shard_->path(), "lacks column " + table + "." + k + " (written by an older eebench?); nothing merged");
+      args.push_back(*v);
       where += (where.empty() ? "" : " AND ") + quoted(k) + " IS ?" + std::to_string(args.size());
     }
     int64_t id = count_of(main_, "SELECT id FROM " + table + " WHERE " + where, args);
@@ -457,7 +459,7 @@ class Merger {
       cols.push_back(n), args.push_back(v);
       marks += (marks.empty() ? "?" : ",?") + std::to_string(args.size());
     }
-    return main_.query("INSERT INTO " + quoted(table) + "(" + join_cols(cols, "", "", ",") + ") VALUES(" + marks +
+    return main_.query("INSERT INTO " + quoted(table) + "(" + quoted_list(cols) + ") VALUES(" + marks +
                            ")" + conflict,
                        args);
   }
@@ -469,14 +471,14 @@ class Merger {
     std::vector<std::string> rest;
     for (const auto& c : r)
       if (std::count(pk.begin(), pk.end(), c.first) == 0) rest.push_back(c.first);
-    std::string conflict = " ON CONFLICT(" + join_cols(pk, "", "", ",") + ") DO NOTHING";
+    std::string conflict = " ON CONFLICT(" + quoted_list(pk) + ") DO NOTHING";
     if (update_existing && !rest.empty()) {
       std::string set, differs;
       for (const auto& c : rest) {
         set += (set.empty() ? "" : ", ") + quoted(c) + " = excluded." + quoted(c);
         differs += (differs.empty() ? "" : " OR ") + quoted(c) + " IS NOT excluded." + quoted(c);
       }
-      conflict = " ON CONFLICT(" + join_cols(pk, "", "", ",") + ") DO UPDATE SET " + set + " WHERE " + differs;
+      conflict = " ON CONFLICT(" + quoted_list(pk) + ") DO UPDATE SET " + set + " WHERE " + differs;
     }
     return insert(table, r, conflict);
   }
