@@ -95,7 +95,7 @@ struct PathGuard {
 
 }  // namespace
 
-TEST_CASE("two local shard processes, merged, equal a single run; a second merge adds nothing", "[e2e][shard]") {
+TEST_CASE("two local shard processes merged equal a single run and a second merge adds nothing", "[e2e][shard]") {
   SKIP_WITHOUT_DATA();
   const std::string dir = temp_dir("shards");
   const std::string db = dir + "/sharded.db", single = dir + "/single.db";
@@ -160,7 +160,7 @@ TEST_CASE("two local shard processes, merged, equal a single run; a second merge
   CHECK(rows(db + ".shard-1-of-2", "SELECT count(*) FROM samples") == std::vector<std::string>{"16"});
 }
 
-TEST_CASE("merge refuses a corrupt shard, a shard of another spec and a running shard, and changes nothing",
+TEST_CASE("merge refuses a corrupt shard or one of another spec or version or still running and changes nothing",
           "[e2e][shard]") {
   SKIP_WITHOUT_DATA();
   const std::string dir = temp_dir("shards_bad");
@@ -276,7 +276,7 @@ TEST_CASE("merge refuses a corrupt shard, a shard of another spec and a running 
   }
 }
 
-TEST_CASE("--slurm writes the shards and an array script and submits it; resume resubmits unfinished shards only",
+TEST_CASE("run --slurm writes the shards and an array script and submits it and resume resubmits unfinished shards only",
           "[e2e][shard][slurm]") {
   SKIP_WITHOUT_DATA();
   const std::string dir = temp_dir("slurm_fake");
