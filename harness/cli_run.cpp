@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "harness/cli.h"
+#include "harness/cluster.h"  // run_row
 #include "harness/environment.h"
 #include "core/error.h"
 #include "harness/loaded_model.h"
@@ -40,6 +41,9 @@ SampleRecord from_row(const SampleRow& s) {
   return r;
 }
 
+}  // namespace
+
+// Not file-local: sharded runs (harness/cluster.h) record the same row for each shard.
 RunInfo run_row(const RunSpec& spec, const Environment& env) {
   RunInfo r;
   r.eebench_version = env.eebench_version, r.git_sha = env.git_sha, r.git_dirty = env.git_dirty;
@@ -53,6 +57,8 @@ RunInfo run_row(const RunSpec& spec, const Environment& env) {
   r.spec = spec.to_json();
   return r;
 }
+
+namespace {
 
 void print_summary(const std::string& label, const std::vector<MetricValue>& ms) {
   std::printf("%s\n", label.c_str());

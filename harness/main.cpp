@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "harness/cli.h"
+#include "harness/cluster.h"
 #include "core/error.h"
 #include "reports/compare.h"
 #include "reports/report.h"
@@ -61,6 +62,28 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   r->add_option("--trial-index", run.only_trial, "internal: run one planned trial of --resume RUN")
       ->group("");
+
+  // Sharded runs and Slurm job arrays (harness/cluster.h, docs/SPECS.md "Running on a cluster").
+  eeb::ClusterArgs cl;
+  r->add_option("--shard", cl.shard, "run shard I of N (I/N, 0-based) of the planned trials into DB.shard-I-of-N");
+  r->add_flag("--slurm", cl.slurm, "submit the planned trials as a Slurm job array (one task per shard)");
+  r->add_option("--shards", cl.shards, "--slurm: shards (array tasks); default one per trial")->check(CLI::Range(1, 100000));
+  r->add_option("--partition", cl.partition, "--slurm: Slurm partition");
+  r->add_option("--account", cl.account, "--slurm: Slurm account");
+  r->add_option("--time", cl.time, "--slurm: time limit of each array task (HH:MM:SS)");
+  r->add_option("--gpus-per-task", cl.gpus_per_task, "--slurm: GPUs of each array task")->check(CLI::Range(0, 64));
+  r->add_option("--max-parallel", cl.max_parallel, "--slurm: at most K array tasks at once")->check(CLI::Range(0, 100000));
+  r->add_option("--sbatch-arg", cl.sbatch_args, "--slurm: one more sbatch argument (--sbatch-arg=--qos=high)")
+      ->allow_extra_args(false);
+
+  long merge_run = 0, status_run = 0;
+  std::string cluster_db = "results/eebench.db";
+  auto* mg = app.add_subcommand("merge", "fold the shard files of DB (DB.shard-I-of-N) into DB");
+  mg->add_option("run", merge_run, "only this run's shards (default: every shard file)");
+  mg->add_option("--db", cluster_db, "SQLite results database");
+  auto* st = app.add_subcommand("status", "progress of a sharded (Slurm) run: trials per shard, array task states");
+  st->add_option("run", status_run, "run id")->required();
+  st->add_option("--db", cluster_db, "SQLite results database");
 
   eeb::ReproduceArgs rep;
   rep.command_line = run.command_line;
@@ -169,8 +192,11 @@ int main(int argc, char** argv) {
             for (char& ch : n) ch = ch == '-' ? '_' : ch;
             run.given.insert(n == "timeout" ? "timeout_s" : n);
           }
+      if (cl.any()) return eeb::cmd_run_cluster(run, cl);
       return eeb::cmd_run(run);
     }
+    if (mg->parsed()) return eeb::cmd_merge(merge_run, cluster_db);
+    if (st->parsed()) return eeb::cmd_status(status_run, cluster_db);
     if (l->parsed()) return eeb::cmd_logits(lg);
     if (bb->parsed()) return eeb::cmd_bench(bn);
     if (fe->parsed()) return eeb::cmd_fetch(fa);
