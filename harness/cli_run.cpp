@@ -155,7 +155,7 @@ void run_planned(ResultStore& store, int64_t run_id, const RunSpec& spec, Planne
             [&](const SampleRecord& r) { store.add_sample(trial, to_row(r)); });
   std::vector<SampleRecord> all;
   for (const auto& row : store.samples(trial)) all.push_back(from_row(row));
-  auto ms = trial_metrics(task, all, lm.model.cfg.n_layers, ar.seed);
+  auto ms = trial_metrics(task, *st, all, lm.model.cfg.n_layers, ar.seed);
   for (const auto& m : ms)
     store.put_metric(trial, MetricRow{m.name, m.group, m.value,
                                       m.stderr_ >= 0 ? std::optional<double>(m.stderr_) : std::nullopt, m.n,

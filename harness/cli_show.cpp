@@ -61,6 +61,7 @@ int cmd_show(long run_id, const std::string& db, bool samples) {
       std::printf(" %7ld", long(m.n));
       if (m.detail.contains("ci95"))
         std::printf("  CI95 [%.4g, %.4g]", m.detail["ci95"][0].get<double>(), m.detail["ci95"][1].get<double>());
+      if (m.detail.value("hypothetical", false)) std::printf("  (hypothetical: not what ran)");
       std::printf("\n");
     }
     if (samples) {

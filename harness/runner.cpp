@@ -1,21 +1,23 @@
 #include "harness/runner.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include "backends/counting.h"
 #include "core/error.h"
-#include "harness/progress.h"
 #include "core/stats.h"
-#include "tokenizer/tokenizer.h"
+#include "harness/progress.h"
 #include "strategies/builtin.h"
 #include "tasks/rouge.h"
+#include "tokenizer/tokenizer.h"
 
 namespace eeb {
 namespace {
 
 const char* kTimed =
-    "per sample: the strategy's model work through the backend (embedding, layers, LM-head rows, "
-    "exit checks, decoding loop); excludes tokenisation, prompt building and database writes";
+    "per sample: one score()/generate() call of the strategy (its model work through the backend: "
+    "embedding, layers, LM-head rows, exit checks, decoding loop), timed by the backend's timer; excludes "
+    "tokenisation, prompt building, reference analysis and database writes";
 
 Request generation_request(const Doc& d, int index, const Tokenizer& tok) {
   Request r;
@@ -30,7 +32,33 @@ std::vector<int32_t> tokens_of(const SampleRecord& r) {
   return r.extra.value("tokens", std::vector<int32_t>{});
 }
 
+// What the runner itself writes into every sample of a trial (beyond the strategy's measures).
+std::vector<MeasureSpec> runner_measures(bool generation) {
+  if (!generation) return {};
+  return {{"rouge2", Aggregation::mean, "ROUGE-2 F1 of the generated text against the reference"},
+          {"rougeL", Aggregation::mean, "ROUGE-L F1 of the generated text against the reference"},
+          {"exact_match_full", Aggregation::mean,
+           "fraction of samples whose generated tokens equal full-depth greedy decoding's"},
+          {"layer_evals_per_token", Aggregation::ratio_of_sums,
+           "layer-token evaluations counted over the whole generate call (prompt rows, drafts, verify rows "
+           "and rejected drafts included) per generated token",
+           "layer_tokens", "generated"},
+          {"layer_evals_per_token_full", Aggregation::ratio_of_sums,
+           "the same for full-depth greedy decoding on the same prompts", "layer_tokens_full", "generated_full"}};
+}
+
+// Which side is timed first for document i: alternates over documents, the start set by the seed,
+// so over any two consecutive documents each side goes first once.
+bool strategy_first(int index, uint64_t seed) { return (static_cast<uint64_t>(index) + seed) % 2 == 0; }
+
 }  // namespace
+
+void log_sample(const Request& req, SampleRecord& r) {
+  r.extra["context_tokens"] = req.context;
+  r.extra["continuation_tokens"] = req.continuations;
+  // MERGE: h3 fields: r.extra["context_text"] = req.context_text; r.extra["fewshot_ids"] = req.fewshot_ids;
+  // r.extra["truncated_tokens"] = req.truncated_tokens;
+}
 
 nlohmann::json prepare_strategy(TrialInputs& in, Strategy& s) {
   RunContext ctx{in.backend, &in.tokenizer, in.run_spec};
@@ -42,18 +70,24 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
                const std::function<void(const SampleRecord&)>& sink) {
   CountingBackend cb(in.backend);
   RunContext ctx{cb, &in.tokenizer, in.run_spec};
+  RunContext ref_ctx{in.backend, &in.tokenizer, in.run_spec};  // reference work: not counted
   const bool generation = in.task.kind() == "generation";
+  // A hypothetical strategy ran more than it reports: its cost is not measured.
+  const bool timed = opt.reps > 0 && !s.hypothetical();
   std::unique_ptr<Strategy> baseline;
-  if (s.name() != "full") baseline = make_full(nlohmann::json::object());
-  const int L = in.backend.config().n_layers;
+  if (!s.is_baseline() && !s.hypothetical()) baseline = make_full(nlohmann::json::object());
 
   auto request = [&](int i) {
     return generation ? generation_request(in.docs[i], i, in.tokenizer)
                       : make_request(in.docs[i], i, in.tokenizer);
   };
-  auto call = [&](Strategy& st, const Request& req, WorkCount* work) {
+  // One strategy call: counted through cb; timed (only the call) when secs is given.
+  auto call = [&](Strategy& st, const Request& req, WorkCount* work, double* secs) {
     WorkCount c0 = cb.count();
+    auto timer = secs ? in.backend.new_timer() : nullptr;
+    if (timer) timer->start();
     SampleRecord r = generation ? st.generate(ctx, req, opt.max_new_tokens) : st.score(ctx, req);
+    if (timer) *secs = timer->stop_seconds();
     if (work) *work = cb.count() - c0;
     return r;
   };
@@ -62,10 +96,10 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
   for (int i = 0; i < static_cast<int>(in.docs.size()); ++i)
     if (!done.count(i)) todo.push_back(i);
   // Warm-up: caches, allocator, thread pools. Not recorded.
-  for (int w = 0; w < std::min<int>(opt.warmup, todo.size()) && opt.reps > 0; ++w) {
+  for (int w = 0; w < std::min<int>(opt.warmup, todo.size()) && timed; ++w) {
     auto req = request(todo[w]);
-    call(s, req, nullptr);
-    if (baseline) call(*baseline, req, nullptr);
+    call(s, req, nullptr, nullptr);
+    if (baseline) call(*baseline, req, nullptr, nullptr);
   }
 
   Progress progress(static_cast<long>(todo.size()), opt.label.empty() ? s.name() : opt.label,
@@ -73,35 +107,56 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
   long correct = 0, n_done = 0;
   for (int i : todo) {
     auto req = request(i);
+    SampleRecord r, base;
     WorkCount work, work_full;
-    SampleRecord r = call(s, req, &work);
-    std::vector<double> ts{r.seconds}, tf;
-    SampleRecord base;
-    if (baseline) {
-      base = call(*baseline, req, &work_full);
-      tf.push_back(base.seconds);
+    std::vector<double> ts, tf;
+    std::string order;
+    // The first call of each side gives its record and work count; later ones are only timed.
+    auto side = [&](bool strategy_side) {
+      double t = 0;
+      double* secs = timed ? &t : nullptr;
+      if (strategy_side) {
+        if (order.find('A') == std::string::npos) r = call(s, req, &work, secs);
+        else call(s, req, nullptr, secs);
+        ts.push_back(t), order += 'A';
+      } else {
+        if (order.find('B') == std::string::npos) base = call(*baseline, req, &work_full, secs);
+        else call(*baseline, req, nullptr, secs);
+        tf.push_back(t), order += 'B';
+      }
+    };
+    const bool a_first = strategy_first(i, opt.seed);
+    for (int rep = 0; rep < std::max(opt.reps, 1) && (timed || rep == 0); ++rep) {
+      if (!baseline) {
+        side(true);
+        continue;
+      }
+      const bool a = (rep % 2 == 0) == a_first;  // ABBA: the pair order flips every repetition
+      side(a);
+      side(!a);
     }
-    for (int rep = 1; rep < opt.reps; ++rep) {
-      // Alternate the order so neither side always runs first (cache, frequency effects).
-      if (rep % 2 == 1 && baseline) tf.push_back(call(*baseline, req, nullptr).seconds);
-      ts.push_back(call(s, req, nullptr).seconds);
-      if (rep % 2 == 0 && baseline) tf.push_back(call(*baseline, req, nullptr).seconds);
-    }
+    s.reference(ref_ctx, req, r);
+
+    r.seconds = timed ? median(ts) : NAN;
     r.extra["flops"] = work.flops;
     r.extra["layer_tokens"] = work.layer_tokens;
     r.extra["lm_head_rows"] = work.lm_head_rows;
-    r.extra["t_strategy"] = ts;
+    if (timed) {
+      r.extra["t_strategy"] = ts;
+      r.extra["timing_order"] = order;
+    }
     if (baseline) {
       r.extra["flops_full"] = work_full.flops;
-      r.extra["t_full"] = tf;
+      r.extra["layer_tokens_full"] = work_full.layer_tokens;
+      if (timed) r.extra["t_full"] = tf;
     }
     if (generation) {
       auto toks = tokens_of(r);
       auto ref = baseline ? tokens_of(base) : toks;
+      if (s.lossless() && toks != ref)
+        throw Error("strategy " + s.name() + " is lossless, but its output differs from full-depth greedy "
+                    "decoding on document " + req.doc->id);
       r.extra["exact_match_full"] = toks == ref ? 1 : 0;
-      if (toks != ref && s.name() == "layerskip")
-        std::fprintf(stderr, "eebench: warning: %s output differs from full-depth greedy on %s\n",
-                     s.name().c_str(), req.doc->id.c_str());
       std::vector<int> text_ids;
       for (int32_t t : toks)
         if (t != in.backend.config().eos_id) text_ids.push_back(t);
@@ -110,9 +165,11 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
       r.extra["rouge2"] = rouge_n_f1(text, req.doc->reference, 2);
       r.extra["rougeL"] = rouge_l_f1(text, req.doc->reference);
       r.extra["generated"] = toks.size();
+      if (baseline) r.extra["generated_full"] = ref.size();
     } else if (baseline) {
       r.extra["full_pred"] = base.pred;
     }
+    if (opt.log_samples) log_sample(req, r);
     sink(r);
     ++n_done;
     correct += !generation && r.pred == r.gold;
@@ -121,7 +178,6 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
     progress.advance(1, status);
   }
   progress.finish();
-  (void)L;
 }
 
 static void add(std::vector<MetricValue>& out, const std::string& name, double v, long n,
@@ -134,37 +190,38 @@ static void add(std::vector<MetricValue>& out, const std::string& name, double v
   out.push_back(m);
 }
 
-std::vector<MetricValue> trial_metrics(const Task& task, const std::vector<SampleRecord>& samples,
-                                       int L, uint64_t seed) {
+std::vector<MetricValue> trial_metrics(const Task& task, const Strategy& st,
+                                       const std::vector<SampleRecord>& samples, int L, uint64_t seed) {
   std::vector<MetricValue> out;
   const long n = static_cast<long>(samples.size());
   if (n == 0) return out;
   const bool generation = task.kind() == "generation";
-  if (!generation) {
-    out = classification_metrics(samples, L);
-  } else {
-    std::vector<double> layers;
-    for (const auto& s : samples) layers.push_back(s.layers_executed);
-    double m, se;
-    mean_stderr(layers, &m, &se);
-    add(out, "avg_layers", m, n, {{"per", "generated token"}});
-    add(out, "pruning_ratio", 1.0 - m / L, n);
+  if (!generation) out = classification_metrics(samples);
+  // Depth: only where layers_executed is one, and what ran is what is reported.
+  if (st.reports_depth() && !st.hypothetical()) {
+    std::vector<double> layers, heads;
+    for (const auto& s : samples) {
+      if (std::isfinite(s.layers_executed)) layers.push_back(s.layers_executed);
+      heads.push_back(s.lm_head_calls);
+    }
+    if (!layers.empty()) {
+      double m, se;
+      mean_stderr(layers, &m, &se);
+      MetricValue v{"avg_layers", "", m, se, static_cast<long>(layers.size()),
+                    {{"per", generation ? "generated token" : "sample (at the scoring position)"}}};
+      out.push_back(v);
+      add(out, "pruning_ratio", L > 0 ? 1.0 - m / L : 0, v.n, {{"description", "1 - avg_layers / L"}});
+    }
+    if (!generation) {
+      double m, se;
+      mean_stderr(heads, &m, &se);
+      add(out, "lm_head_calls", m, n, {{"description", "logit-lens evaluations paid for exit decisions, per sample"}});
+    }
   }
-  // Means of the per-sample scalar extras the strategies and the runner record.
-  for (const char* key : {"kl", "top1_agree", "entropy_diff", "exit_layer", "rouge2", "rougeL",
-                          "exact_match_full"}) {
-    std::vector<double> xs;
-    for (const auto& s : samples)
-      if (s.extra.contains(key) && s.extra[key].is_number()) xs.push_back(s.extra[key].get<double>());
-    if (xs.empty()) continue;
-    MetricValue v;
-    v.name = key;
-    v.n = static_cast<long>(xs.size());
-    double se;
-    mean_stderr(xs, &v.value, &se);
-    v.stderr_ = se;
-    out.push_back(v);
-  }
+  // Declared measures: the runner's own, then the strategy's.
+  auto specs = runner_measures(generation);
+  for (auto& m : st.measures()) specs.push_back(m);
+  for (auto& m : aggregate_measures(specs, samples)) out.push_back(std::move(m));
   // Agreement of predictions with full depth on the same samples.
   {
     long agree = 0, cnt = 0;
@@ -172,48 +229,45 @@ std::vector<MetricValue> trial_metrics(const Task& task, const std::vector<Sampl
       if (s.extra.contains("full_pred")) cnt++, agree += s.extra["full_pred"].get<int>() == s.pred;
     if (cnt) add(out, "agreement_with_full", double(agree) / cnt, cnt);
   }
-  // Speculative decoding.
-  {
-    double drafted = 0, accepted = 0, steps = 0, gen = 0, secs = 0;
-    for (const auto& s : samples) {
-      drafted += s.extra.value("drafted", 0.0);
-      accepted += s.extra.value("accepted", 0.0);
-      steps += s.extra.value("verify_steps", 0.0);
-      gen += s.extra.value("generated", 0.0);
-      secs += median(s.extra.value("t_strategy", std::vector<double>{}));
-    }
-    if (drafted > 0) add(out, "acceptance_rate", accepted / drafted, n);
-    if (steps > 0) add(out, "mean_accepted_tokens", accepted / steps, n);
-    if (gen > 0 && secs > 0) add(out, "tokens_per_second", gen / secs, n);
-  }
-  // Speedups, when the baseline ran on the same samples.
-  std::vector<double> tf, ts, ff, fs;
+  if (st.hypothetical()) return out;  // ran more than it reports: no cost metrics
+
+  // Counted work (also with reps = 0).
+  double fsum = 0, fsum_full = 0;
+  long n_full = 0;
   for (const auto& s : samples) {
-    ts.push_back(median(s.extra.value("t_strategy", std::vector<double>{})));
-    fs.push_back(s.extra.value("flops", 0.0));
-    if (s.extra.contains("t_full")) {
-      tf.push_back(median(s.extra["t_full"].get<std::vector<double>>()));
-      ff.push_back(s.extra.value("flops_full", 0.0));
-    }
+    fsum += s.extra.value("flops", 0.0);
+    if (s.extra.contains("flops_full")) fsum_full += s.extra["flops_full"].get<double>(), ++n_full;
+  }
+  add(out, "flops", fsum, n, {{"counted", "matmul FLOPs of every layer-token and LM-head row executed"}});
+  if (n_full == n && fsum > 0)
+    add(out, "flops_speedup", fsum_full / fsum, n,
+        {{"counted", "baseline FLOPs / strategy FLOPs on the same samples (reference analysis excluded)"}});
+
+  // Times, only when every sample was timed (reps >= 1).
+  std::vector<double> ts, tf;
+  double gen = 0;
+  for (const auto& s : samples) {
+    auto t = s.extra.value("t_strategy", std::vector<double>{});
+    if (t.empty()) return out;
+    ts.push_back(median(t));
+    gen += s.extra.value("generated", 0.0);
+    auto f = s.extra.value("t_full", std::vector<double>{});
+    if (!f.empty()) tf.push_back(median(f));
   }
   double tsum = 0;
   for (double t : ts) tsum += t;
   add(out, "time_strategy_s", tsum, n, {{"timed", kTimed}, {"statistic", "sum of per-sample medians"}});
-  double fsum = 0;
-  for (double f : fs) fsum += f;
-  add(out, "flops", fsum, n, {{"counted", "matmul FLOPs of every layer-token and LM-head row executed"}});
+  if (generation && gen > 0 && tsum > 0) add(out, "tokens_per_second", gen / tsum, n, {{"timed", kTimed}});
   if (tf.size() == samples.size()) {
     auto ci = bootstrap_ratio(tf, ts, 2000, 0.95, seed);
-    double fsum_full = 0;
-    for (double f : ff) fsum_full += f;
     double tfull = 0;
     for (double t : tf) tfull += t;
-    add(out, "time_full_s", tfull, n, {{"timed", kTimed}});
+    add(out, "time_full_s", tfull, n, {{"timed", kTimed}, {"statistic", "sum of per-sample medians"}});
     add(out, "speedup", ci.ratio, n,
-        {{"ci95", {ci.lo, ci.hi}}, {"method", "ratio of summed per-sample median times; "
-                                              "percentile bootstrap over samples (2000)"},
+        {{"ci95", {ci.lo, ci.hi}},
+         {"method", "ratio of summed per-sample median times; percentile bootstrap over samples (2000)"},
+         {"order", "per sample ABBA..., the side timed first alternating over documents (timing_order)"},
          {"timed", kTimed}});
-    add(out, "flops_speedup", fs.empty() || fsum == 0 ? 0 : fsum_full / fsum, n);
   }
   return out;
 }

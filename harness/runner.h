@@ -1,11 +1,17 @@
-// Runs one strategy over a task's documents and measures it honestly:
-//  - every call goes through a CountingBackend, so FLOPs, layer evaluations and LM-head rows are
-//    what actually executed;
-//  - unless the strategy is `full`, the full-depth baseline runs on the same sample, interleaved
-//    with the strategy (order alternating per repetition), after warm-up samples that are not
-//    recorded; speedup = sum of per-sample median baseline times / strategy times, with a
-//    bootstrap confidence interval;
-//  - generation outputs are compared token by token with full-depth greedy decoding.
+// Runs one strategy over a task's documents and measures it; strategies compute, the runner measures:
+//  - every strategy call goes through a CountingBackend, so FLOPs, layer evaluations and LM-head rows
+//    are what actually executed; Strategy::reference (analysis against full depth) runs on the
+//    un-counted backend, untimed;
+//  - the runner times each score()/generate() call with the backend's RegionTimer, around exactly
+//    that call; unless the strategy is the baseline (or hypothetical), the full-depth baseline runs
+//    on the same sample, interleaved: per sample the repetitions go ABBA... (A = strategy,
+//    B = baseline), and which side goes first alternates per document (seeded), recorded in
+//    extra.timing_order; warm-up samples run first and are not recorded; speedup = sum of
+//    per-sample median baseline times / strategy times, with a bootstrap confidence interval;
+//  - reps = 0 runs each side once, untimed: counts only (no time, no speedup);
+//  - generation outputs are compared token by token with full-depth greedy decoding; a lossless
+//    strategy whose output differs fails the trial;
+//  - trial_metrics aggregates what every trial gets plus the measures the strategy declares.
 #pragma once
 #include <functional>
 #include <set>
@@ -22,11 +28,12 @@
 namespace eeb {
 
 struct TrialOptions {
-  int reps = 3;             // timed repetitions per sample (0: untimed baseline, counts only)
+  int reps = 3;             // timed repetitions per sample (0: untimed, counts only)
   int warmup = 2;           // samples run untimed first and not recorded
   int max_new_tokens = 64;  // generation tasks
-  uint64_t seed = 1234;
+  uint64_t seed = 1234;     // which side is timed first on even documents; the bootstrap
   bool quiet = false;
+  bool log_samples = false; // keep each sample's prompt tokens (lm-eval's --log_samples)
   std::string label;        // progress label
 };
 
@@ -46,8 +53,15 @@ nlohmann::json prepare_strategy(TrialInputs& in, Strategy& s);
 void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std::set<int>& done,
                const std::function<void(const SampleRecord&)>& sink);
 
-// Metrics of a finished trial from all of its samples.
-std::vector<MetricValue> trial_metrics(const Task& task, const std::vector<SampleRecord>& samples,
-                                       int n_layers, uint64_t seed);
+// Metrics of a finished trial from all of its samples: accuracy (or generation quality), depth
+// (unless the strategy says it has none), the strategy's declared measures, counted work and, when
+// timed, times and speedups.
+std::vector<MetricValue> trial_metrics(const Task& task, const Strategy& s,
+                                       const std::vector<SampleRecord>& samples, int n_layers,
+                                       uint64_t seed);
+
+// --log-samples: what the model was given for this sample, so prompts can be diffed against
+// another harness.
+void log_sample(const Request& req, SampleRecord& r);
 
 }  // namespace eeb

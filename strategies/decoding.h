@@ -21,10 +21,6 @@ struct DecodeResult {
   long layer_evals = 0;   // layer × token evaluations after the prompt (rejected drafts included)
   long layer_passes = 0;  // layer invocations after the prompt: a batched verify pass over m rows
                           // counts once per layer (one read of its weights)
-  // Layer invocations per generated token: what memory-bound decoding pays for.
-  double layers_per_token() const {
-    return tokens.empty() ? 0 : double(layer_passes) / double(tokens.size());
-  }
 };
 
 DecodeResult greedy_decode(Backend& b, std::span<const int32_t> prompt, int max_new, int eos);

@@ -14,6 +14,9 @@ class ExitStrategy : public Strategy {
   void prepare(RunContext& ctx, const Task& t, const TaskOptions& o) override {
     p_->prepare(ctx, t, o);
   }
+  std::vector<MeasureSpec> measures() const override {
+    return {{"exit_layer", Aggregation::mean, "layers run before the policy stopped (= avg_layers)"}};
+  }
 
   SampleRecord score(RunContext& ctx, const Request& req) override {
     auto& b = ctx.backend;
@@ -22,13 +25,10 @@ class ExitStrategy : public Strategy {
     if (n_ctx == 0) throw Error("request " + std::to_string(req.index) + ": empty context");
     size_t max_cont = 0;
     for (const auto& c : req.continuations) max_cont = std::max(max_cont, c.size());
-    auto timer = b.new_timer();
-    timer->start();
     auto kv = b.new_cache(n_ctx + static_cast<int>(max_cont));
     auto h = b.embed(req.context, 0);
     int k = 0;
     int checks = 0;
-    nlohmann::json trace = nlohmann::json::array();
     while (k < L) {
       b.run_layer(k, *h, *kv);
       ++k;
@@ -43,8 +43,7 @@ class ExitStrategy : public Strategy {
     auto last = b.slice(*h, n_ctx - 1, 1);
     auto plan = first_layers(k);
     auto s = score_continuations(b, req, plan, *kv, *last);
-    double t = timer->stop_seconds();
-    auto r = make_record(req, s, k, t);
+    auto r = make_record(req, s, k);
     r.lm_head_calls = checks;
     r.extra["exit_layer"] = k;
     return r;

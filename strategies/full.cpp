@@ -9,27 +9,19 @@ namespace {
 class FullDepth : public Strategy {
  public:
   std::string name() const override { return "full"; }
+  bool is_baseline() const override { return true; }
   SampleRecord score(RunContext& ctx, const Request& req) override {
     auto& b = ctx.backend;
     const int L = b.config().n_layers;
-    auto plan = all_layers(L);
-    auto timer = b.new_timer();
-    timer->start();
-    auto s = score_choices(b, req, plan);
-    double t = timer->stop_seconds();
-    return make_record(req, s, L, t);
+    return make_record(req, score_choices(b, req, all_layers(L)), L);
   }
   SampleRecord generate(RunContext& ctx, const Request& req, int max_new) override {
     auto& b = ctx.backend;
-    auto timer = b.new_timer();
-    timer->start();
     auto out = greedy_decode(b, req.context, max_new, b.config().eos_id);
-    double t = timer->stop_seconds();
     SampleRecord r;
     r.index = req.index;
     r.doc_id = req.doc->id;
     r.group = req.doc->group;
-    r.seconds = t;
     r.layers_executed = b.config().n_layers;
     r.extra["tokens"] = out.tokens;
     return r;

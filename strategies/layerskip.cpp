@@ -1,5 +1,10 @@
 // layerskip: LayerSkip self-speculative greedy decoding (see decoding.h) on generation tasks.
-// Parameters: exit_layer E, draft d. The harness checks every output against full-depth greedy.
+// Parameters: exit_layer E, draft d. Lossless: the runner fails the trial if an output differs from
+// full-depth greedy. It runs every layer for every accepted token, so it reports no depth or pruning
+// ratio; the runner reports layer-token evaluations per generated token (counted) for it and for
+// full depth on the same prompts.
+#include <cmath>
+
 #include "core/error.h"
 #include "strategies/builtin.h"
 #include "strategies/decoding.h"
@@ -11,6 +16,14 @@ class LayerSkip : public Strategy {
  public:
   LayerSkip(int E, int d) : E_(E), d_(d) {}
   std::string name() const override { return "layerskip"; }
+  bool lossless() const override { return true; }
+  bool reports_depth() const override { return false; }
+  // (The runner adds layer_evals_per_token, counted, for every generation trial.)
+  std::vector<MeasureSpec> measures() const override {
+    return {{"acceptance_rate", Aggregation::ratio_of_sums, "accepted / drafted draft tokens", "accepted", "drafted"},
+            {"mean_accepted_tokens", Aggregation::ratio_of_sums, "accepted draft tokens per verification pass",
+             "accepted", "verify_steps"}};
+  }
   nlohmann::json params() const override { return {{"exit_layer", E_}, {"draft", d_}}; }
   void prepare(RunContext& ctx, const Task& task, const TaskOptions&) override {
     const int L = ctx.backend.config().n_layers;
@@ -24,23 +37,16 @@ class LayerSkip : public Strategy {
   }
   SampleRecord generate(RunContext& ctx, const Request& req, int max_new) override {
     auto& b = ctx.backend;
-    auto timer = b.new_timer();
-    timer->start();
     auto out = self_speculative_decode(b, req.context, max_new, b.config().eos_id, E_, d_);
-    double t = timer->stop_seconds();
     SampleRecord r;
     r.index = req.index;
     r.doc_id = req.doc->id;
     r.group = req.doc->group;
-    r.seconds = t;
-    r.layers_executed = out.layers_per_token();
+    r.layers_executed = NAN;  // not a depth: every accepted token ran every layer
     r.extra["tokens"] = out.tokens;
     r.extra["drafted"] = out.drafted;
     r.extra["accepted"] = out.accepted;
     r.extra["verify_steps"] = out.verify_steps;
-    r.extra["layer_evals_per_token"] = out.tokens.empty() ? 0.0 : double(out.layer_evals) / out.tokens.size();
-    r.extra["acceptance_rate"] = out.drafted ? double(out.accepted) / out.drafted : 0.0;
-    r.extra["mean_accepted"] = out.verify_steps ? double(out.accepted) / out.verify_steps : 0.0;
     return r;
   }
 

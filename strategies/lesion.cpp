@@ -1,7 +1,8 @@
 // Layer lesions (Lad et al.): delete layer i (its residual update skipped) or swap layers i and i+1,
 // and measure against full depth at the scoring position: KL(p_full || p_lesion) of the next-token
 // distributions, top-1 agreement, entropy difference (H_lesion - H_full), and task accuracy.
-// The full-depth reference pass is not timed.
+// The reference passes (lesioned and full-depth next-token distributions) are neither timed nor
+// counted: Strategy::reference.
 #include <cmath>
 
 #include "core/error.h"
@@ -33,6 +34,17 @@ Dist distribution(const std::vector<float>& logits) {
   return d;
 }
 
+// Next-token distribution after the context, running `plan`.
+Dist next_token(Backend& b, const std::vector<int32_t>& context, const std::vector<int>& plan) {
+  const int n = static_cast<int>(context.size());
+  std::vector<float> logits(b.config().vocab_size);
+  auto kv = b.new_cache(n);
+  auto h = b.embed(context, 0);
+  for (int l : plan) b.run_layer(l, *h, *kv);
+  b.logits(*h, n - 1, 1, logits.data());
+  return distribution(logits);
+}
+
 class Lesion : public Strategy {
  public:
   Lesion(std::string op, int layer) : op_(std::move(op)), layer_(layer) {}
@@ -52,39 +64,30 @@ class Lesion : public Strategy {
     if (op_ == "swap") std::swap(plan_[layer_], plan_[layer_ + 1]);
   }
 
+  std::vector<MeasureSpec> measures() const override {
+    return {{"kl", Aggregation::mean,
+             "KL(p_full || p_lesion) of the next-token distributions at the scoring position (nats)"},
+            {"top1_agree", Aggregation::mean, "fraction of samples whose top-1 next token equals full depth's"},
+            {"entropy_diff", Aggregation::mean, "H(p_lesion) - H(p_full) at the scoring position (nats)"}};
+  }
+
+  // The lesioned model scoring the task: what is timed and counted.
   SampleRecord score(RunContext& ctx, const Request& req) override {
+    return make_record(req, score_choices(ctx.backend, req, plan_), static_cast<double>(plan_.size()));
+  }
+
+  // Untimed, uncounted: next-token distributions of the lesioned and the full model at the scoring
+  // position, compared.
+  void reference(RunContext& ctx, const Request& req, SampleRecord& r) override {
     auto& b = ctx.backend;
-    const int L = b.config().n_layers, V = b.config().vocab_size;
-    const int n = static_cast<int>(req.context.size());
-    size_t max_cont = 0;
-    for (const auto& c : req.continuations) max_cont = std::max(max_cont, c.size());
-    std::vector<float> logits(V);
-
-    auto timer = b.new_timer();
-    timer->start();
-    auto kv = b.new_cache(n + static_cast<int>(max_cont));
-    auto h = b.embed(req.context, 0);
-    for (int l : plan_) b.run_layer(l, *h, *kv);
-    auto last = b.slice(*h, n - 1, 1);
-    auto s = score_continuations(b, req, plan_, *kv, *last);
-    double t = timer->stop_seconds();
-    b.logits(*last, 0, 1, logits.data());
-    Dist les = distribution(logits);
-
-    // Full-depth reference (untimed).
-    auto kv2 = b.new_cache(n);
-    auto h2 = b.embed(req.context, 0);
-    for (int l = 0; l < L; ++l) b.run_layer(l, *h2, *kv2);
-    b.logits(*h2, n - 1, 1, logits.data());
-    Dist full = distribution(logits);
-
+    const int L = b.config().n_layers;
+    Dist les = next_token(b, req.context, plan_);
+    Dist full = next_token(b, req.context, all_layers(L));
     double kl = 0;
-    for (int i = 0; i < V; ++i) kl += std::exp(full.logp[i]) * (full.logp[i] - les.logp[i]);
-    auto r = make_record(req, s, static_cast<double>(plan_.size()), t);
+    for (size_t i = 0; i < full.logp.size(); ++i) kl += std::exp(full.logp[i]) * (full.logp[i] - les.logp[i]);
     r.extra["kl"] = std::max(0.0, kl);
     r.extra["top1_agree"] = full.top1 == les.top1 ? 1 : 0;
     r.extra["entropy_diff"] = les.entropy - full.entropy;
-    return r;
   }
 
  private:

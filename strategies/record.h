@@ -1,12 +1,12 @@
 // Builds a SampleRecord from choice scores, so every strategy fills predictions the same way.
+// (Times are the runner's business: it fills SampleRecord::seconds.)
 #pragma once
 #include "strategies/scoring.h"
 #include "strategies/strategy.h"
 
 namespace eeb {
 
-inline SampleRecord make_record(const Request& req, const ChoiceScores& s, double layers,
-                                double seconds) {
+inline SampleRecord make_record(const Request& req, const ChoiceScores& s, double layers) {
   SampleRecord r;
   r.index = req.index;
   r.doc_id = req.doc->id;
@@ -17,7 +17,6 @@ inline SampleRecord make_record(const Request& req, const ChoiceScores& s, doubl
   r.pred = argmax_choice(s.loglik);
   r.pred_norm = argmax_choice_norm(s.loglik, req.doc->choices);
   r.layers_executed = layers;
-  r.seconds = seconds;
   return r;
 }
 

@@ -6,8 +6,9 @@
 
 namespace eeb {
 
-const std::vector<StrategyInfo>& strategy_registry() {
-  static const std::vector<StrategyInfo> r = {
+namespace {
+std::vector<StrategyInfo>& registry() {
+  static std::vector<StrategyInfo> r = {
       {"full", "full depth: every layer in order (baseline)", make_full},
       {"oracle", "earliest layer after which the prediction never changes (upper bound)", make_oracle},
       {"static", "always exit after layer k {layer}", make_static},
@@ -19,6 +20,26 @@ const std::vector<StrategyInfo>& strategy_registry() {
       {"adainfer", "SVM on logit-lens features (gap, top prob) decides to stop {classifier, threshold, ...}", make_adainfer},
   };
   return r;
+}
+}  // namespace
+
+const std::vector<StrategyInfo>& strategy_registry() { return registry(); }
+
+void register_strategy(StrategyInfo info) {
+  if (info.name.empty() || !info.make) throw Error("register_strategy: needs a name and a factory");
+  for (const auto& s : registry())
+    if (s.name == info.name) throw Error("register_strategy: strategy '" + info.name + "' already exists");
+  registry().push_back(std::move(info));
+}
+
+const char* aggregation_name(Aggregation a) {
+  switch (a) {
+    case Aggregation::mean: return "mean";
+    case Aggregation::sum: return "sum";
+    case Aggregation::ratio_of_sums: return "ratio of sums";
+    case Aggregation::hypothetical: return "hypothetical (mean)";
+  }
+  return "?";
 }
 
 std::unique_ptr<Strategy> make_strategy(const std::string& name, const nlohmann::json& params) {

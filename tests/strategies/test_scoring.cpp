@@ -2,6 +2,7 @@
 // choice log-likelihoods under arbitrary layer plans, exit policies, the oracle, lesions.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <set>
 
 #include "backends/backend.h"
 #include "strategies/builtin.h"
@@ -158,9 +159,33 @@ TEST_CASE("oracle exit layer is the earliest layer after which predictions never
   auto s = make_strategy("oracle", nlohmann::json::object());
   RunContext ctx{*f.b, nullptr, {}};
   auto r = s->score(ctx, f.req);
-  CHECK(r.layers_executed == expect);
+  CHECK(r.extra["oracle_exit_layer"].get<int>() == expect);
+  CHECK(r.extra["oracle_pruning_ratio"].get<double>() == Approx(1 - expect / 4.0));
+  CHECK(r.layers_executed == 4);  // what ran: the exit layer is hypothetical
   CHECK(r.pred == preds[3]);
   CHECK(r.extra["layer_preds"].get<std::vector<int>>() == preds);
+  CHECK(s->hypothetical());
+}
+
+TEST_CASE("strategy traits replace name comparisons", "[registry]") {
+  CHECK(make_strategy("full", {})->is_baseline());
+  CHECK_FALSE(make_strategy("oracle", {})->is_baseline());
+  CHECK(make_strategy("layerskip", {})->lossless());
+  CHECK_FALSE(make_strategy("layerskip", {})->reports_depth());
+  CHECK_FALSE(make_strategy("static", {{"layer", 1}})->lossless());
+  CHECK(make_strategy("static", {{"layer", 1}})->reports_depth());
+  // Every declared ratio has a denominator; every name is unique within a strategy.
+  for (const auto& info : strategy_registry()) {
+    nlohmann::json p = info.name == "static" || info.name == "lesion" ? nlohmann::json{{"layer", 1}} : nlohmann::json::object();
+    auto st = make_strategy(info.name, p);
+    std::set<std::string> names;
+    for (const auto& m : st->measures()) {
+      INFO(info.name << " " << m.name);
+      CHECK(names.insert(m.name).second);
+      CHECK(!m.description.empty());
+      if (m.aggregation == Aggregation::ratio_of_sums) CHECK(!m.denominator.empty());
+    }
+  }
 }
 
 TEST_CASE("registry rejects unknown strategies and parameters", "[registry]") {
