@@ -172,7 +172,8 @@ int main(int argc, char** argv) {
   cp->add_option("--candidate-db", cmp.candidate_db, "database of the candidate runs (default: --db)");
   cp->add_option("--max-acc-drop", cmp.options.max_acc_drop, "accuracy drop tolerated (fraction: 0.01 = 1 point)")
       ->check(CLI::Range(0.0, 1.0));
-  cp->add_option("--alpha", cmp.options.alpha, "significance level of the McNemar (accuracy) and Wilcoxon signed-rank (paired times) tests")
+  cp->add_option("--alpha", cmp.options.alpha,
+                 "significance level of the McNemar (accuracy) and Wilcoxon signed-rank (paired times) tests")
       ->check(CLI::Range(0.0, 1.0));
   cp->add_option("--max-slowdown", cmp.options.max_slowdown, "slowdown tolerated (fraction: 0.05 = 5 %)")
       ->check(CLI::NonNegativeNumber);

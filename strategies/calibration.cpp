@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <numeric>
-#include <cstdio>
 
 #include <xxhash.h>
 
@@ -92,11 +92,13 @@ std::vector<std::vector<int32_t>> calibration_sequences(RunContext& ctx, const T
   }
   // The run's --limit never applies here (o.limit above is calib_size); a split or file shorter
   // than calib_size is said, not hidden.
-  if (static_cast<int>(texts.size()) < size)
+  if (static_cast<int>(texts.size()) < size) {
+    const std::string source = p.contains("calib_file")
+                                   ? p["calib_file"].get<std::string>()
+                                   : task.name() + " split " + p.value("calib_split", std::string("train"));
     std::fprintf(stderr, "eebench: warning: calibration uses %zu documents, calib_size asks for %d (%s has no more)\n",
-                 texts.size(), size,
-                 p.contains("calib_file") ? p["calib_file"].get<std::string>().c_str()
-                                          : (task.name() + " split " + p.value("calib_split", std::string("train"))).c_str());
+                 texts.size(), size, source.c_str());
+  }
   std::vector<std::vector<int32_t>> seqs;
   for (const auto& t : texts) {
     std::vector<int32_t> ids{tok.bos()};

@@ -125,7 +125,7 @@ TEST_CASE("lesion: flops_speedup counts only the lesioned scoring, not the refer
   CHECK(find(ms, "kl")->detail["aggregation"] == "mean");
 }
 
-TEST_CASE("--reps 0 stores counts only: no time, no speedup, no interval", "[runner]") {
+TEST_CASE("reps 0 stores counts only: no time, no speedup, no interval", "[runner]") {
   Fixture f(4);
   auto s = make_strategy("static", {{"layer", 2}});
   std::vector<MetricValue> ms;
@@ -315,7 +315,7 @@ TEST_CASE("the baseline trait: full runs no baseline next to itself", "[runner]"
   CHECK(find(ms, "pruning_ratio")->value == 0);
 }
 
-TEST_CASE("--log-samples keeps the prompt tokens", "[runner]") {
+TEST_CASE("log-samples keeps the prompt tokens", "[runner]") {
   Fixture f(3, "multiple_choice", 2);
   auto s = make_strategy("full", nlohmann::json::object());
   auto o = untimed();

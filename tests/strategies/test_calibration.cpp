@@ -148,7 +148,7 @@ TEST_CASE("the cache key separates backends, dtypes and calibration sequences", 
   CHECK(k != calibration_cache_key(other, {{1, 5, 6}}));
 }
 
-TEST_CASE("--limit does not shrink the calibration set", "[calibration]") {
+TEST_CASE("limit does not shrink the calibration set", "[calibration]") {
   SKIP_WITHOUT_DATA();
   const std::string data = eeb::testing::shared_data();
   auto tok = Tokenizer::from_file(data + "/models/sst-lm-12L/tokenizer.model");
@@ -171,7 +171,7 @@ TEST_CASE("--limit does not shrink the calibration set", "[calibration]") {
   }
 }
 
-TEST_CASE("--limit does not shrink AdaInfer's training set", "[calibration][adainfer]") {
+TEST_CASE("limit does not shrink AdaInfer's training set", "[calibration][adainfer]") {
   SKIP_WITHOUT_DATA();
   const std::string data = eeb::testing::shared_data();
   Model m = load_model(data + "/models/sst-lm-12L");
