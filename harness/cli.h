@@ -16,6 +16,7 @@ struct RunArgs {
   unsigned long seed = 1234;
   long resume = 0;  // run id to finish
   bool quiet = false;
+  bool log_samples = false;  // keep each sample's full prompt, few-shot ids and token ids
   std::string command_line;
   std::string spec_file;            // `eebench run SPEC.toml`: the spec describes the trials
   bool isolate = false;             // each trial in a child process (timeout, memory limit)

@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
   r->add_option("--sweep", run.sweeps, "KEY=V1,V2 or KEY=A:B: one trial per parameter value");
   r->add_option("--reps", run.reps, "timed repetitions per sample (baseline interleaved)")
       ->check(CLI::Range(0, 1000));
+  r->add_flag("--log-samples", run.log_samples,
+              "keep each sample's full context text, few-shot document ids and context/continuation token ids "
+              "(as lm-eval's --log_samples), to diff prompts against another harness");
   r->add_option("--warmup", run.warmup, "untimed, unrecorded warm-up samples")->check(CLI::Range(0, 1000));
   r->add_option("--max-new-tokens", run.max_new_tokens, "generation tasks: token limit")
       ->check(CLI::Range(1, 100000));

@@ -65,7 +65,8 @@ json RunSpec::to_json() const {
           {"backend", a.backend},   {"dtype", a.dtype},       {"db", a.db},
           {"threads", a.threads},   {"reps", a.reps},         {"warmup", a.warmup},
           {"seed", a.seed},         {"isolate", a.isolate},   {"timeout_s", a.timeout_s},
-          {"memory_limit_mb", a.memory_limit_mb},             {"trials", trials_json}};
+          {"memory_limit_mb", a.memory_limit_mb},             {"log_samples", a.log_samples},
+          {"trials", trials_json}};
 }
 
 RunSpec RunSpec::from_json(const json& j) {
@@ -80,6 +81,7 @@ RunSpec RunSpec::from_json(const json& j) {
     a.backend = j.at("backend"), a.dtype = j.at("dtype"), a.db = j.at("db");
     a.threads = j.at("threads"), a.reps = j.at("reps"), a.warmup = j.at("warmup"), a.seed = j.at("seed");
     a.isolate = j.at("isolate"), a.timeout_s = j.at("timeout_s"), a.memory_limit_mb = j.at("memory_limit_mb");
+    a.log_samples = j.value("log_samples", false);  // absent in runs stored before --log-samples
     for (const auto& t : j.at("trials")) s.trials.push_back(TrialSpec::from_json(t));
     return s;
   } catch (const json::exception& e) {

@@ -56,8 +56,8 @@ bool strategy_first(int index, uint64_t seed) { return (static_cast<uint64_t>(in
 void log_sample(const Request& req, SampleRecord& r) {
   r.extra["context_tokens"] = req.context;
   r.extra["continuation_tokens"] = req.continuations;
-  // MERGE: h3 fields: r.extra["context_text"] = req.context_text; r.extra["fewshot_ids"] = req.fewshot_ids;
-  // r.extra["truncated_tokens"] = req.truncated_tokens;
+  r.extra["context_text"] = req.context_text;
+  r.extra["fewshot_ids"] = req.fewshot_ids;
 }
 
 nlohmann::json prepare_strategy(TrialInputs& in, Strategy& s) {
@@ -79,7 +79,7 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
 
   auto request = [&](int i) {
     return generation ? generation_request(in.docs[i], i, in.tokenizer)
-                      : make_request(in.docs[i], i, in.tokenizer);
+                      : make_request(in.docs[i], i, in.tokenizer, true, in.backend.config().max_seq_len);
   };
   // One strategy call: counted through cb; timed (only the call) when secs is given.
   auto call = [&](Strategy& st, const Request& req, WorkCount* work, double* secs) {
@@ -169,6 +169,8 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
     } else if (baseline) {
       r.extra["full_pred"] = base.pred;
     }
+    // lm-eval left-truncates an over-long context; say so on every sample it happened to.
+    if (req.truncated_tokens > 0) r.extra["truncated_tokens"] = req.truncated_tokens;
     if (opt.log_samples) log_sample(req, r);
     sink(r);
     ++n_done;

@@ -123,7 +123,7 @@ RunSpec parse_spec(const std::string& text, const std::string& name, const std::
     if (!r) rd.fail(rn->source(), "run must be a table ([run])");
     rd.only_keys(*r,
                  {"backend", "dtype", "db", "data", "reps", "warmup", "seed", "threads", "max_new_tokens", "isolate",
-                  "timeout_s", "memory_limit_mb"},
+                  "timeout_s", "memory_limit_mb", "log_samples"},
                  "[run]");
     for (auto&& [k, v] : *r) {
       const std::string key(k.str());
@@ -137,6 +137,7 @@ RunSpec parse_spec(const std::string& text, const std::string& name, const std::
       else if (key == "threads") a.threads = int(rd.integer(v, "threads", 0, 4096));
       else if (key == "max_new_tokens") max_new_tokens = int(rd.integer(v, "max_new_tokens", 1, 100000));
       else if (key == "isolate") a.isolate = rd.boolean(v, "isolate");
+      else if (key == "log_samples") a.log_samples = rd.boolean(v, "log_samples");
       else if (key == "timeout_s") a.timeout_s = rd.number(v, "timeout_s");
       else if (key == "memory_limit_mb") a.memory_limit_mb = rd.integer(v, "memory_limit_mb", 0, 1L << 40);
     }
