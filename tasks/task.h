@@ -22,6 +22,7 @@ struct Doc {
   std::vector<std::string> choices;  // continuations, e.g. " negative", " positive"
   int gold = -1;
   std::string reference; // generation tasks: reference text
+  std::vector<std::string> fewshot_ids;  // ids of the few-shot examples in the prompt, in prompt order
 };
 
 struct TaskOptions {
