@@ -23,6 +23,9 @@ struct Doc {
   int gold = -1;
   std::string reference; // generation tasks: reference text
   std::vector<std::string> fewshot_ids;  // ids of the few-shot examples in the prompt, in prompt order
+  // Partial scoring (lm-eval's multiple-input mode, WSC273): choice c is scored as choices[c] after
+  // context + choice_contexts[c]; only choices[c]'s tokens count. Empty for ordinary tasks.
+  std::vector<std::string> choice_contexts;
 };
 
 struct TaskOptions {
@@ -59,6 +62,9 @@ struct Request {
   const Doc* doc = nullptr;
   std::vector<int32_t> context;                     // BOS first when add_bos
   std::vector<std::vector<int32_t>> continuations;  // one per choice, each non-empty
+  // Partial scoring: the first unscored[c] tokens of continuation c are the rest of choice c's own
+  // context (conditioned on, not scored). Empty = all scored.
+  std::vector<int> unscored;
 };
 Request make_request(const Doc& doc, int index, const Tokenizer& tok, bool add_bos = true);
 
