@@ -114,6 +114,10 @@ class SpecTask final : public Task {
     }
     // lm-eval: n = k + 1 when config.fewshot_split == config.test_split (None == None included).
     const bool draw_extra = fewshot_split_ == test_split_;
+    if (shots > 0 && pool.size() < static_cast<size_t>(shots) + (draw_extra ? 1 : 0))
+      fail_at(split_path(opt.data_dir, fewshot_source_),
+              std::to_string(pool.size()) + " documents for " + std::to_string(shots) + " shots" +
+                  (draw_extra ? " (+1: lm-eval draws one more when fewshot_split == test_split)" : ""));
     PyRandom rnd(1234);
     const size_t n = opt.limit > 0 ? std::min(rows.size(), static_cast<size_t>(opt.limit)) : rows.size();
     std::vector<Doc> docs;
@@ -365,9 +369,12 @@ class SpecTask final : public Task {
       for (const auto& [k, v] : dataset_) names.push_back(k);
       fail_at(origin_, "unknown split '" + split + "' (dataset has: " + join(names, ", ") + ")");
     }
-    const std::filesystem::path f(it->second.first);
-    const std::string path = f.is_absolute() ? f.string() : (std::filesystem::path(data_dir) / f).string();
-    return read_rows(path);
+    return read_rows(split_path(data_dir, split));
+  }
+  // Relative data paths are under --data; absolute ones are used as they are.
+  std::string split_path(const std::string& data_dir, const std::string& split) const {
+    const std::filesystem::path f(dataset_.at(split).first);
+    return f.is_absolute() ? f.string() : (std::filesystem::path(data_dir) / f).string();
   }
 
   std::string text_, origin_;
