@@ -66,7 +66,12 @@ struct Expr {
   std::vector<bool> present;  // Slice: which of start/stop were given
 };
 
+// Nodes made for the expression being parsed: bounded, so that evaluation and destruction (both
+// recursive) stay shallow on hostile input.
+thread_local int g_nodes = 0;
+
 ExprP make(Expr::Kind k) {
+  if (++g_nodes > 2000) fail("unsupported construct: expression with more than 2000 parts");
   auto e = std::make_unique<Expr>();
   e->kind = k;
   return e;
@@ -164,7 +169,13 @@ class Lexer {
 class Parser {
  public:
   explicit Parser(Lexer& lx) : lx_(lx) {}
-  ExprP expr() { return or_(); }
+  ExprP expr() {
+    // Nesting is bounded so hostile input cannot exhaust the stack.
+    if (++depth_ > 100) fail("unsupported construct: expression nested more than 100 deep");
+    auto e = or_();
+    --depth_;
+    return e;
+  }
 
  private:
   ExprP bin(const std::string& op, ExprP a, ExprP b) {
@@ -188,7 +199,7 @@ class Parser {
     if (lx_.accept_name("not")) {
       auto e = make(Expr::Unary);
       e->name = "not";
-      e->args.push_back(not_());
+      e->args.push_back(expr());
       return e;
     }
     return compare();
@@ -223,7 +234,9 @@ class Parser {
     if (lx_.accept_op("-")) {
       auto e = make(Expr::Unary);
       e->name = "-";
+      if (++depth_ > 100) fail("unsupported construct: expression nested more than 100 deep");
       e->args.push_back(unary());
+      --depth_;
       return e;
     }
     auto a = postfix();
@@ -357,9 +370,11 @@ class Parser {
     fail("bad expression");
   }
   Lexer& lx_;
+  int depth_ = 0;
 };
 
 ExprP parse_expr(const std::string& s) {
+  g_nodes = 0;
   Lexer lx(s);
   Parser p(lx);
   auto e = p.expr();
@@ -496,7 +511,10 @@ json eval(const Expr& e, Env& env) {
         if (from.empty()) fail("unsupported construct: replace('') of an empty string");
         std::string out;
         size_t p = 0;
-        for (size_t q; (q = s.find(from, p)) != std::string::npos; p = q + from.size()) out += s.substr(p, q - p) + to;
+        for (size_t q; (q = s.find(from, p)) != std::string::npos; p = q + from.size()) {
+          out += s.substr(p, q - p) + to;
+          if (out.size() > (1u << 24)) fail("a value larger than 16 MiB");
+        }
         return out + s.substr(p);
       }
       if (nargs != 0) fail("unsupported construct: " + e.name + "() with arguments");
@@ -520,7 +538,10 @@ json eval(const Expr& e, Env& env) {
           sep = s.get<std::string>();
         }
         std::string out;
-        for (size_t i = 0; i < o.size(); ++i) out += (i ? sep : "") + py_str(o[i]);
+        for (size_t i = 0; i < o.size(); ++i) {
+          out += (i ? sep : "") + py_str(o[i]);
+          if (out.size() > (1u << 24)) fail("a value larger than 16 MiB");
+        }
         return out;
       }
       if (e.args.size() != 1) fail("filter " + e.name + " takes no arguments");
@@ -557,6 +578,9 @@ json eval(const Expr& e, Env& env) {
       }
       const json a = eval(*e.args[0], env), b = eval(*e.args[1], env);
       const std::string& op = e.name;
+      const auto size_of = [](const json& v) { return v.is_string() ? v.get_ref<const std::string&>().size() : v.size(); };
+      if ((op == "~" || op == "+") && size_of(a) + size_of(b) > (1u << 24))
+        fail("a value larger than 16 MiB");  // repeated doubling in {% set %} is bounded here
       if (op == "~") return py_str(a) + py_str(b);
       if (op == "+") {
         if (a.is_string() && b.is_string()) return a.get<std::string>() + b.get<std::string>();
@@ -596,8 +620,13 @@ json eval(const Expr& e, Env& env) {
   fail("bad expression");
 }
 
-void run(const std::vector<Node>& nodes, Env& env, std::string& out) {
+// Work per render is bounded (nested loops could otherwise run for ever on hostile input).
+constexpr size_t kMaxSteps = 10'000'000, kMaxOutput = 64u << 20;
+
+void run(const std::vector<Node>& nodes, Env& env, std::string& out, size_t& steps) {
   for (const auto& n : nodes) {
+    if (++steps > kMaxSteps) fail("template needs more than 10 million steps");
+    if (out.size() > kMaxOutput) fail("rendered text larger than 64 MiB");
     switch (n.kind) {
       case Node::Text: out += n.text; break;
       case Node::Output: out += py_str(eval(*n.expr, env)); break;
@@ -605,7 +634,7 @@ void run(const std::vector<Node>& nodes, Env& env, std::string& out) {
       case Node::If:
         for (const auto& [cond, body] : n.branches)
           if (!cond || truthy(eval(*cond, env))) {
-            run(body, env, out);
+            run(body, env, out, steps);
             break;
           }
         break;
@@ -620,7 +649,7 @@ void run(const std::vector<Node>& nodes, Env& env, std::string& out) {
                                            {"first", i == 0},
                                            {"last", i + 1 == seq.size()},
                                            {"length", static_cast<int64_t>(seq.size())}};
-          run(n.branches[0].second, env, out);
+          run(n.branches[0].second, env, out, steps);
           env.scopes.pop_back();
         }
         break;
@@ -681,7 +710,8 @@ std::string first_word(const std::string& s, std::string* rest) {
 
 // Parses pieces[i..] into nodes until one of `stops` (returned in *stop); "" = end of template.
 std::vector<Node> parse_nodes(const std::vector<Piece>& pieces, size_t& i, const std::vector<std::string>& stops,
-                              std::string* stop, std::string* stop_rest) {
+                              std::string* stop, std::string* stop_rest, int depth = 0) {
+  if (depth > 50) fail("unsupported construct: blocks nested more than 50 deep");
   std::vector<Node> nodes;
   while (i < pieces.size()) {
     const Piece& pc = pieces[i++];
@@ -705,7 +735,7 @@ std::vector<Node> parse_nodes(const std::vector<Piece>& pieces, size_t& i, const
       std::string cond = rest;
       for (;;) {
         std::string s, srest;
-        auto body = parse_nodes(pieces, i, {"elif", "else", "endif"}, &s, &srest);
+        auto body = parse_nodes(pieces, i, {"elif", "else", "endif"}, &s, &srest, depth + 1);
         n.branches.emplace_back(cond.empty() ? nullptr : parse_expr(cond), std::move(body));
         if (s.empty()) fail("'{% if %}' without '{% endif %}'");
         if (s == "endif") break;
@@ -716,7 +746,7 @@ std::vector<Node> parse_nodes(const std::vector<Piece>& pieces, size_t& i, const
           if (!py_strip(srest).empty()) fail("unsupported construct: text after '{% else'");
           cond.clear();
           std::string s2, r2;
-          auto eb = parse_nodes(pieces, i, {"endif"}, &s2, &r2);
+          auto eb = parse_nodes(pieces, i, {"endif"}, &s2, &r2, depth + 1);
           if (s2.empty()) fail("'{% if %}' without '{% endif %}'");
           n.branches.emplace_back(nullptr, std::move(eb));
           break;
@@ -734,7 +764,7 @@ std::vector<Node> parse_nodes(const std::vector<Piece>& pieces, size_t& i, const
         fail("unsupported construct: filtered or recursive for loop");
       Node n{Node::For, var, parse_expr(iter), {}};
       std::string s, srest;
-      auto body = parse_nodes(pieces, i, {"endfor", "else"}, &s, &srest);
+      auto body = parse_nodes(pieces, i, {"endfor", "else"}, &s, &srest, depth + 1);
       if (s.empty()) fail("'{% for %}' without '{% endfor %}'");
       if (s == "else") fail("unsupported construct: '{% for %}...{% else %}'");
       n.branches.emplace_back(nullptr, std::move(body));
@@ -756,24 +786,33 @@ std::vector<Node> parse_nodes(const std::vector<Piece>& pieces, size_t& i, const
 
 }  // namespace
 
-std::string py_repr(const json& v) {
+namespace {
+std::string repr_at(const json& v, int depth);
+}
+
+std::string py_repr(const json& v) { return repr_at(v, 0); }
+
+namespace {
+std::string repr_at(const json& v, int depth) {
+  if (depth > 200) fail("value nested more than 200 deep");
   if (v.is_string()) return repr_string(v.get<std::string>());
   if (v.is_array()) {
     std::string s = "[";
-    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + py_repr(v[i]);
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + repr_at(v[i], depth + 1);
     return s + "]";
   }
   if (v.is_object()) {
     std::string s = "{";
     bool first = true;
     for (auto it = v.begin(); it != v.end(); ++it, first = false)
-      s += (first ? "" : ", ") + repr_string(it.key()) + ": " + py_repr(it.value());
+      s += (first ? "" : ", ") + repr_string(it.key()) + ": " + repr_at(it.value(), depth + 1);
     return s + "}";
   }
   if (v.is_boolean()) return v.get<bool>() ? "True" : "False";
   if (v.is_null()) return "None";
   return v.dump();
 }
+}  // namespace
 
 std::string py_str(const json& v) { return v.is_string() ? v.get<std::string>() : py_repr(v); }
 
@@ -795,7 +834,8 @@ Template& Template::operator=(Template&&) noexcept = default;
 std::string Template::render(const json& doc) const {
   Env env{doc, {Scope{}}};
   std::string out;
-  run(impl_->nodes, env, out);
+  size_t steps = 0;
+  run(impl_->nodes, env, out, steps);
   return out;
 }
 
