@@ -15,7 +15,12 @@ using json = nlohmann::json;
 
 namespace {
 
-[[noreturn]] void fail(const std::string& m) { throw TemplateError(m); }
+// Messages quote template text, which may span lines: line breaks are written as \n (one-line errors).
+[[noreturn]] void fail(const std::string& m) {
+  std::string one;
+  for (char c : m) one += c == '\n' ? std::string("\\n") : c == '\r' ? std::string("\\r") : std::string(1, c);
+  throw TemplateError(one);
+}
 
 // ---- Python str()/repr() -----------------------------------------------------------------------
 
