@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path out = argv[1];
-  for (const char* t : {"safetensors", "hf_config", "gguf", "llama2c", "sst2", "mmlu", "generation"})
+  for (const char* t : {"safetensors", "hf_config", "gguf", "llama2c", "sst2", "mmlu", "generation", "task_spec", "template"})
     fs::create_directories(out / t);
   const ModelConfig cfg = fuzz::tiny_config();
   const Model m = random_model(cfg, 7);
@@ -77,6 +77,17 @@ int main(int argc, char** argv) {
                    "{\"prompt\": \"Once upon a time\", \"reference\": \"there was\"}\n\n"
                    "{\"article\": \"A \\\"b\\\" \\u00e9\", \"highlights\": \"c\", \"document\": \"d\", \"summary\": \"e\"}\n");
 
+  fuzz::write_file(out / "task_spec" / "fewshot.yaml",
+                   "task: t\ndataset:\n  test: d/test.jsonl\n  train: d/train.csv\ntest_split: test\n"
+                   "training_split: train\ndescription: \"D {{q}}\\n\"\ndoc_to_text: \"Q: {{q.strip()}}\"\n"
+                   "doc_to_choice: [\"no\", \"yes\"]\ndoc_to_target: a\nfewshot_config:\n  sampler: first_n\n"
+                   "num_fewshot: 1\nmetric_list:\n  - metric: acc\nmetadata:\n  version: 1.0\n");
+  fuzz::write_file(out / "task_spec" / "partial.yaml",
+                   "task: p\ndataset: {test: d/test.jsonl}\ntest_split: test\ndoc_to_text: a\n"
+                   "doc_to_choice: \"{% set t = q %}{{[t + l[0], t + l[1]]}}\"\ndoc_to_target: \"{{c['text']|join(', ')}}\"\n");
+  fuzz::write_file(out / "template" / "mixed.txt",
+                   "{% for w in words %}{{loop.index}}{{w|upper}}{% if not loop.last %}, {% endif %}{% endfor %}"
+                   "{{passage[:3]}} {{choices['text'][label]}} {{question.strip()}} {{[n, ok, none]}}");
   fuzz::write_file(out / "run_spec" / "sweep.toml",
                    "[run]\nreps = 3\ndb = \"r.db\"\ndata = \"data\"\nisolate = true\ntimeout_s = 60.5\n"
                    "[[model]]\npath = \"m\"\n[[model]]\nhub = \"org/name@main\"\ntokenizer = \"t.model\"\n"

@@ -19,6 +19,10 @@ std::string joined_command_line(int argc, char** argv) {
 
 }  // namespace
 
+namespace eeb {
+int cmd_tasks_show(const std::string& name, const std::string& data);  // harness/cli_tasks.cpp
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"eebench: measure what LLM layer-skipping really buys"};
   app.require_subcommand(1);
@@ -29,7 +33,7 @@ int main(int argc, char** argv) {
   auto* r = app.add_subcommand("run", "evaluate strategies on tasks (flags, or a TOML run spec) and store the results");
   r->add_option("--model,-m", run.model, "HF model directory, .gguf file or llama2.c .bin");
   r->add_option("--tokenizer", run.tokenizer, "SentencePiece tokenizer.model (default: the model's own)");
-  r->add_option("--task,-t", run.task, "task name (eebench list tasks)");
+  r->add_option("--task,-t", run.task, "task name (eebench list tasks) or a task spec file (.yaml)");
   r->add_option("--strategy,-s", run.strategy, "strategy name (eebench list strategies)");
   r->add_option("--params,-p", run.params, "strategy parameters as a JSON object");
   r->add_option("--backend,-b", run.backend, "backend: cpu or cuda");
@@ -150,6 +154,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"runs", "strategies", "tasks", "backends"}));
   ls->add_option("--db", db, "SQLite results database");
 
+  std::string tasks_name, tasks_data = "data";
+  auto* tk = app.add_subcommand("tasks", "inspect tasks: 'tasks show NAME' prints the spec and the first prompt");
+  tk->require_subcommand(1);
+  auto* tks = tk->add_subcommand("show", "print a task's spec (or template) and its first rendered prompt");
+  tks->add_option("name", tasks_name, "task name or spec file (.yaml)")->required();
+  tks->add_option("--data,-d", tasks_data, "folder laid out like datasets/");
+
   long show_run = 0;
   bool show_samples = false;
   auto* sh = app.add_subcommand("show", "show a run's results as a table");
@@ -211,6 +222,7 @@ int main(int argc, char** argv) {
       return eeb::cmd_reproduce(rep);
     }
     if (ls->parsed()) return eeb::cmd_list(list_what, db);
+    if (tks->parsed()) return eeb::cmd_tasks_show(tasks_name, tasks_data);
     if (sh->parsed()) return eeb::cmd_show(show_run, db, show_samples);
     if (rp->parsed()) return eeb::cmd_report(report_runs, db, report_format, report_out);
     if (cp->parsed()) return eeb::cmd_compare(cmp);

@@ -29,7 +29,7 @@ class Oracle : public Strategy {
     std::vector<int> preds(L), preds_norm(L);
     for (int k = 0; k < L; ++k) {
       preds[k] = argmax_choice(per[k]);
-      preds_norm[k] = argmax_choice_norm(per[k], req.doc->choices);
+      preds_norm[k] = argmax_choice_norm(per[k], *req.doc);
     }
     int k = L;
     while (k > 1 && preds[k - 2] == preds[L - 1]) --k;

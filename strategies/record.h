@@ -15,7 +15,7 @@ inline SampleRecord make_record(const Request& req, const ChoiceScores& s, doubl
   r.loglik = s.loglik;
   r.is_greedy = s.is_greedy;
   r.pred = argmax_choice(s.loglik);
-  r.pred_norm = argmax_choice_norm(s.loglik, req.doc->choices);
+  r.pred_norm = argmax_choice_norm(s.loglik, *req.doc);
   r.layers_executed = layers;
   return r;
 }

@@ -1,5 +1,6 @@
 #include "strategies/scoring.h"
 
+#include <algorithm>
 #include <numeric>
 
 #include "core/error.h"
@@ -29,15 +30,20 @@ ChoiceScores score_continuations(Backend& b, const Request& req, std::span<const
   const int n_ctx = static_cast<int>(req.context.size());
   const int L = b.config().n_layers;
   ChoiceScores out;
-  for (const auto& cont : req.continuations) {
+  for (size_t ci = 0; ci < req.continuations.size(); ++ci) {
+    const auto& cont = req.continuations[ci];
     if (cont.empty()) throw Error("request " + std::to_string(req.index) + ": empty continuation");
+    // Partial scoring: the first `skip` tokens are the choice's own context, conditioned on only.
+    const int skip = ci < req.unscored.size() ? req.unscored[ci] : 0;
     double sum = 0;
     bool greedy = true;
     double lp = 0;
     int32_t top = -1;
     b.token_logprobs(ctx_last, 0, std::span<const int32_t>(cont.data(), 1), &lp, &top);
-    sum += lp;
-    greedy = top == cont[0];
+    if (skip == 0) {
+      sum += lp;
+      greedy = top == cont[0];
+    }
     const int k = static_cast<int>(cont.size());
     if (k > 1) {
       // Feed continuation tokens 0..k-2 after the context; row j predicts token j+1.
@@ -47,7 +53,7 @@ ChoiceScores score_continuations(Backend& b, const Request& req, std::span<const
       std::vector<int32_t> tops(k - 1);
       b.token_logprobs(*h, 0, std::span<const int32_t>(cont.data() + 1, k - 1), lps.data(),
                        tops.data());
-      for (int j = 0; j < k - 1; ++j) {
+      for (int j = std::max(0, skip - 1); j < k - 1; ++j) {
         sum += lps[j];
         greedy = greedy && tops[j] == cont[j + 1];
       }
@@ -100,6 +106,9 @@ int argmax_choice_norm(const std::vector<double>& ll, const std::vector<std::str
 }
 
 int argmax_choice_norm(const std::vector<double>& ll, const Doc& doc) {
+  // Partial scoring (multiple-input tasks): lm-eval's doc_to_choice is then the list of choice
+  // contexts, and completion_len is taken over those, whatever the shared continuation is.
+  if (!doc.choice_contexts.empty()) return argmax_choice_norm(ll, doc.choice_contexts, "");
   return argmax_choice_norm(ll, doc.choices, doc.target_delimiter);
 }
 

@@ -11,6 +11,10 @@ namespace eeb {
 
 std::unique_ptr<Task> make_sst2_task();
 std::unique_ptr<Task> make_mmlu_task();
+// A spec shipped in tasks/specs/ (built into the binary), by its task name.
+std::unique_ptr<Task> make_builtin_spec(const std::string& name);
+// make_request for partial scoring (Doc::choice_contexts), tasks/partial_request.cpp.
+Request make_partial_request(const Doc& doc, int index, const Tokenizer& tok, bool add_bos);
 
 // The 57 MMLU subjects, in lm-eval's (alphabetical) order.
 const std::vector<std::string>& mmlu_subjects();

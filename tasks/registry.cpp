@@ -9,6 +9,7 @@
 #include "tasks/builtin.h"
 #include "tasks/generation.h"
 #include "tasks/task.h"
+#include "tasks/task_spec.h"
 #include "tasks/text.h"
 
 namespace eeb {
@@ -33,6 +34,19 @@ const std::vector<Entry>& entries() {
        [] { return make_generation_task("cnn_dailymail"); }},
       {"xsum", "generation: XSum {document, summary}, 'Article: ...\\nSummary:'",
        [] { return make_generation_task("xsum"); }},
+      // Declarative specs (tasks/specs/*.yaml, built in; docs/TASKS.md).
+      {"boolq", "spec: BoolQ, lm-eval super_glue/boolq prompt; split validation",
+       [] { return make_builtin_spec("boolq"); }},
+      {"piqa", "spec: PIQA, lm-eval piqa prompt; split validation; acc, acc_norm",
+       [] { return make_builtin_spec("piqa"); }},
+      {"commonsense_qa", "spec: CommonsenseQA, lm-eval commonsense_qa prompt (A-E); split validation",
+       [] { return make_builtin_spec("commonsense_qa"); }},
+      {"ag_news", "spec: AG News topic, AdaInfer-style prompt (no lm-eval YAML); split test",
+       [] { return make_builtin_spec("ag_news"); }},
+      {"wsc273", "spec: WSC273, lm-eval wsc273 partial scoring (choices are contexts); split test",
+       [] { return make_builtin_spec("wsc273"); }},
+      {"sst2_test", "spec: SST-2 labelled GLUE test sentences, lm-eval sst2 prompt; shots from train",
+       [] { return make_builtin_spec("sst2_test"); }},
   };
   return e;
 }
@@ -52,12 +66,13 @@ std::vector<TaskInfo> list_tasks() {
 }
 
 std::unique_ptr<Task> make_task(const std::string& name) {
+  if (is_task_spec_path(name)) return load_task_spec_file(name);  // eebench run --task my_task.yaml
   std::vector<std::string> names;
   for (const auto& e : entries()) {
     if (name == e.name) return e.make();
     names.push_back(e.name);
   }
-  throw Error("unknown task '" + name + "' (known: " + join(names, ", ") + ")");
+  throw Error("unknown task '" + name + "' (known: " + join(names, ", ") + "; or a spec file NAME.yaml)");
 }
 
 std::string template_hash(const Task& t) {
@@ -83,6 +98,8 @@ std::string template_hash(const Task& t) {
 // (SST-2, MMLU), and otherwise a shorter choice sees up to (longest - its length) fewer context
 // tokens than lm-eval would give it, but the same context as the other choices.
 Request make_request(const Doc& doc, int index, const Tokenizer& tok, bool add_bos, int max_length) {
+  // Partial scoring (WSC273): each choice carries its own context; not truncated (short texts).
+  if (!doc.choice_contexts.empty()) return make_partial_request(doc, index, tok, add_bos);
   const std::string where = "document " + doc.id;
   if (doc.choices.empty()) throw Error(where + ": no choices");
   if (max_length < 0) throw Error(where + ": max_length " + std::to_string(max_length) + " < 0");

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "tasks/builtin.h"
+#include "tasks/fewshot_sampler.h"
 #include "tasks/table.h"
 #include "tasks/text.h"
 
@@ -59,8 +60,9 @@ class Sst2Task final : public Task {
            "doc_to_text: {{sentence}}" + kQuestion + "\n" +
            "choices: [\" negative\", \" positive\"] (doc_to_choice with target_delimiter \" \")\n" +
            "gold: label (0 negative, 1 positive)\n" +
-           "fewshot: first k documents of train, each doc_to_text + \" \" + choice, "
-           "followed by \"\\n\\n\"\n";
+           "fewshot: k documents of train drawn as lm-eval's default sampler does "
+           "(random.Random(1234).sample(train, k + 1) per document, the document itself dropped, first k kept), "
+           "each doc_to_text + \" \" + choice, followed by \"\\n\\n\"\n";
   }
 
   std::vector<Doc> load(const TaskOptions& opt) const override {
@@ -71,7 +73,7 @@ class Sst2Task final : public Task {
     std::vector<Sst2Item> pool;
     if (shots > 0) {
       pool = split == "train" ? items : read_split(opt.data_dir, "train");
-      if (pool.size() < static_cast<size_t>(shots) + (split == "train" ? 1 : 0))
+      if (pool.size() < static_cast<size_t>(shots) + 1)  // lm-eval draws k + 1
         throw Error((std::filesystem::path(opt.data_dir) / "sst2" / "train.tsv").string(),
                     "only " + std::to_string(pool.size()) + " examples for " +
                         std::to_string(shots) + " shots");
@@ -79,20 +81,24 @@ class Sst2Task final : public Task {
     const size_t n = opt.limit > 0 ? std::min(items.size(), static_cast<size_t>(opt.limit)) : items.size();
     std::vector<Doc> docs;
     docs.reserve(n);
+    // One generator for the whole task, drawn from once per document in evaluation order (lm-eval's
+    // ConfigurableTask.sampler). glue/sst2 sets neither fewshot_split nor test_split, so lm-eval's
+    // "same split" test (None == None) is true and it draws k + 1 for every document.
+    PyRandom rnd(1234);
     for (size_t i = 0; i < n; ++i) {
       const Sst2Item& it = items[i];
       Doc d;
       d.id = split + ":" + std::to_string(i);
-      // First k examples; when evaluating train itself, the document is left out (lm-eval's
-      // rm_eval_doc, which compares documents by value).
-      int taken = 0;
-      for (size_t j = 0; j < pool.size() && taken < shots; ++j) {
-        if (split == "train" && pool[j] == it) continue;
+      // lm-eval drops drawn examples equal to the document (HF rows compared with their idx, i.e.
+      // the same row of the same split).
+      const auto chosen = draw_fewshot(FewshotSampler::default_, rnd, pool.size(), shots, true,
+                                       [&](size_t j) { return split == "train" && j == i; });
+      if (chosen.size() < static_cast<size_t>(shots))
+        throw Error("sst2: not enough few-shot examples for document " + d.id);
+      for (size_t j : chosen) {
         d.context += doc_text(pool[j]) + kTargetDelimiter + kAnswers[pool[j].label] + kFewshotDelimiter;
         d.fewshot_ids.push_back("train:" + std::to_string(j));
-        ++taken;
       }
-      if (taken < shots) throw Error("sst2: not enough few-shot examples for document " + d.id);
       d.context += doc_text(it);
       for (const auto& a : kAnswers) d.choices.push_back(kTargetDelimiter + a);
       d.gold = it.label;

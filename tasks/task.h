@@ -24,7 +24,10 @@ struct Doc {
   std::string target_delimiter = " ";  // lm-eval's; acc_norm counts the characters after it
   int gold = -1;
   std::string reference; // generation tasks: reference text
-  std::vector<std::string> fewshot_ids;  // ids of the few-shot documents in context, in order
+  std::vector<std::string> fewshot_ids;  // ids of the few-shot examples in the prompt, in prompt order
+  // Partial scoring (lm-eval's multiple-input mode, WSC273): choice c is scored as choices[c] after
+  // context + choice_contexts[c]; only choices[c]'s tokens count. Empty for ordinary tasks.
+  std::vector<std::string> choice_contexts;
 };
 
 struct TaskOptions {
@@ -66,6 +69,9 @@ struct Request {
   std::string context_text;
   std::vector<std::string> fewshot_ids;
   int truncated_tokens = 0;
+  // Partial scoring: the first unscored[c] tokens of continuation c are the rest of choice c's own
+  // context (conditioned on, not scored). Empty = all scored.
+  std::vector<int> unscored;
 };
 // max_length: the model's positions (ModelConfig::max_seq_len = max_position_embeddings); 0 = no
 // limit. Longer inputs are left-truncated as lm-eval's HFLM does (see registry.cpp).

@@ -86,16 +86,17 @@ TEST_CASE("sst2: split names, limit, few-shot prefix from train") {
   const auto dev = raw_lines(data + "/sst2/dev.tsv");
   const char* answer[] = {"negative", "positive"};
   REQUIRE(fs.size() == 3);
+  // Which train examples: lm-eval's seeded sampler, checked against Python in test_fewshot_sampler.cpp.
   for (size_t i = 0; i < fs.size(); ++i) {
+    REQUIRE(fs[i].fewshot_ids.size() == 2);
     std::string expected;
-    for (int k = 0; k < 2; ++k)
-      expected += train[k].sentence + kQ + " " + answer[train[k].label] + "\n\n";
+    for (const auto& id : fs[i].fewshot_ids) {
+      const auto& ex = train.at(std::stoul(id.substr(id.find(':') + 1)));
+      expected += ex.sentence + kQ + " " + answer[ex.label] + "\n\n";
+    }
     expected += dev[i].sentence + kQ;
     CHECK(fs[i].context == expected);
   }
-  CHECK(fs[0].context.rfind("hide new secretions from the parental units \nQuestion: Is this sentence "
-                            "positive or negative?\nAnswer: negative\n\ncontains no wit",
-                            0) == 0);
 
   o.split = "nonsense";
   require_error([&] { task->load(o); }, {"sst2: unknown split 'nonsense'"});
