@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "backends/backend.h"
+#include "backends/registry.h"
 #include "strategies/builtin.h"
 #include "strategies/scoring.h"
 #include "tests/cpu/reference.h"
