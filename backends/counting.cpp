@@ -1,5 +1,7 @@
 #include "backends/counting.h"
 
+#include <algorithm>
+
 namespace eeb {
 
 double layer_flops_per_token(const ModelConfig& c, double attended) {
@@ -21,8 +23,14 @@ double weight_bytes_per_token(const ModelConfig& c, const std::string& dtype) {
 void CountingBackend::do_run_layer(int layer, Hidden& h, KVCache& kv) {
   const double n = h.n_tokens(), p0 = h.pos0();
   b_.run_layer(layer, h, kv);
-  // Row r attends over positions [0, p0 + r]: sum = n * p0 + n (n + 1) / 2.
-  const double att = n * p0 + n * (n + 1) / 2;
+  // Row r attends over positions [0, p0 + r]: sum = n * p0 + n (n + 1) / 2; under a sliding
+  // window W over at most W of them.
+  const int W = b_.config().sliding_window;
+  double att = n * p0 + n * (n + 1) / 2;
+  if (W > 0) {
+    att = 0;
+    for (int r = 0; r < h.n_tokens(); ++r) att += std::min<double>(p0 + r + 1, W);
+  }
   count_.layer_tokens += n;
   count_.attended += att;
   const auto& c = b_.config();

@@ -14,6 +14,7 @@
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/logit_stats.h"
 #include "core/error.h"
+#include "model/architecture.h"
 
 namespace eeb {
 namespace {
@@ -54,6 +55,8 @@ class CpuCache : public KVCache {
 
 struct LayerWeights {
   std::vector<float> attn_norm, wqkv, wo, ffn_norm, wgu, wd;  // wqkv = [q; k; v], wgu = [gate; up]
+  std::vector<float> bqkv;            // [q; k; v] biases (Qwen2); empty without
+  std::vector<float> q_norm, k_norm;  // per-head RMSNorm weights (Qwen3); empty without
 };
 
 class CpuBackend : public Backend {
@@ -108,6 +111,7 @@ class CpuBackend : public Backend {
   std::vector<float> embed_, final_norm_, lm_head_own_;
   const float* lm_head_ = nullptr;
   std::vector<LayerWeights> layers_;
+  std::vector<double> inv_freq_;  // [head_dim / 2]
   std::vector<float> cos_, sin_;  // [positions, head_dim / 2]
   int rope_positions_ = 0;
   // Scratch, reused across calls.
@@ -147,12 +151,14 @@ CpuBackend::CpuBackend(const Model& m, const BackendOptions& opt) : c_(m.cfg) {
   kv_dim_ = c.n_kv_heads * c.head_dim;
   qkv_dim_ = q_dim_ + 2 * kv_dim_;
   const size_t D = c.dim, H = c.hidden_dim, V = c.vocab_size;
-  embed_ = load(m, kEmbed, V * D);
-  final_norm_ = load(m, kFinalNorm, D);
+  // Tensor names come from the architecture table (model/architecture.h).
+  auto T = [&](Role r, int l = -1) { return tensor_name(c, r, l); };
+  embed_ = load(m, T(Role::Embed), V * D);
+  final_norm_ = load(m, T(Role::FinalNorm), D);
   if (c.tied_embeddings) {
     lm_head_ = embed_.data();
   } else {
-    lm_head_own_ = load(m, kLmHead, V * D);
+    lm_head_own_ = load(m, T(Role::LmHead), V * D);
     lm_head_ = lm_head_own_.data();
   }
   auto append = [](std::vector<float>& dst, const std::vector<float>& src) {
@@ -161,24 +167,34 @@ CpuBackend::CpuBackend(const Model& m, const BackendOptions& opt) : c_(m.cfg) {
   layers_.resize(c.n_layers);
   for (int l = 0; l < c.n_layers; ++l) {
     auto& w = layers_[l];
-    auto L = [&](const char* suffix) { return tn_layer(l, suffix); };
-    w.attn_norm = load(m, L("input_layernorm.weight"), D);
-    w.ffn_norm = load(m, L("post_attention_layernorm.weight"), D);
+    w.attn_norm = load(m, T(Role::AttnNorm, l), D);
+    w.ffn_norm = load(m, T(Role::FfnNorm, l), D);
     w.wqkv.reserve(qkv_dim_ * D);
-    append(w.wqkv, load(m, L("self_attn.q_proj.weight"), q_dim_ * D));
-    append(w.wqkv, load(m, L("self_attn.k_proj.weight"), kv_dim_ * D));
-    append(w.wqkv, load(m, L("self_attn.v_proj.weight"), kv_dim_ * D));
-    w.wo = load(m, L("self_attn.o_proj.weight"), D * q_dim_);
+    append(w.wqkv, load(m, T(Role::Wq, l), q_dim_ * D));
+    append(w.wqkv, load(m, T(Role::Wk, l), kv_dim_ * D));
+    append(w.wqkv, load(m, T(Role::Wv, l), kv_dim_ * D));
+    if (c.qkv_bias) {
+      append(w.bqkv, load(m, T(Role::Bq, l), q_dim_));
+      append(w.bqkv, load(m, T(Role::Bk, l), kv_dim_));
+      append(w.bqkv, load(m, T(Role::Bv, l), kv_dim_));
+    }
+    if (c.qk_norm) {
+      w.q_norm = load(m, T(Role::QNorm, l), c.head_dim);
+      w.k_norm = load(m, T(Role::KNorm, l), c.head_dim);
+    }
+    w.wo = load(m, T(Role::Wo, l), D * q_dim_);
     w.wgu.reserve(2 * H * D);
-    append(w.wgu, load(m, L("mlp.gate_proj.weight"), H * D));
-    append(w.wgu, load(m, L("mlp.up_proj.weight"), H * D));
-    w.wd = load(m, L("mlp.down_proj.weight"), D * H);
+    append(w.wgu, load(m, T(Role::Wgate, l), H * D));
+    append(w.wgu, load(m, T(Role::Wup, l), H * D));
+    w.wd = load(m, T(Role::Wdown, l), D * H);
   }
+  inv_freq_ = rope_inv_freq(c);
   desc_ = cpu_model_name() + ", " + S(threads_) + " threads";
   ensure_rope(std::max(c.max_seq_len, 1));
 }
 
-// cos/sin of pos · theta^(-2i/hd) for every position below `positions`, computed in float64.
+// cos/sin of pos · inv_freq[i] (theta^(-2i/hd) unless the config scales RoPE) for every position
+// below `positions`, computed in float64.
 void CpuBackend::ensure_rope(int positions) {
   if (positions <= rope_positions_) return;
   const int half = c_.head_dim / 2;
@@ -187,7 +203,7 @@ void CpuBackend::ensure_rope(int positions) {
   sin_.resize(static_cast<size_t>(n) * half);
   for (int p = 0; p < n; ++p)
     for (int i = 0; i < half; ++i) {
-      const double a = p * std::pow(static_cast<double>(c_.rope_theta), -2.0 * i / c_.head_dim);
+      const double a = p * inv_freq_[i];
       cos_[static_cast<size_t>(p) * half + i] = static_cast<float>(std::cos(a));
       sin_[static_cast<size_t>(p) * half + i] = static_cast<float>(std::sin(a));
     }
@@ -223,6 +239,12 @@ void CpuBackend::do_run_layer(int layer, Hidden& hid, KVCache& kvc) {
   cpu::rmsnorm(x, n, D, w.attn_norm.data(), c_.norm_eps, xn_.data(), threads_);
   cpu::matmul(xn_.data(), n, D, D, w.wqkv.data(), qkv_dim_, qkv_.data(), qkv_dim_, 0.0f,
               threads_);
+  if (!w.bqkv.empty()) cpu::add_row_bias(qkv_.data(), n, qkv_dim_, w.bqkv.data(), threads_);
+  if (!w.q_norm.empty()) {  // q and k heads: RMSNorm over head_dim each, before RoPE
+    cpu::head_rmsnorm(qkv_.data(), n, qkv_dim_, c_.n_heads, hd, w.q_norm.data(), c_.norm_eps, threads_);
+    cpu::head_rmsnorm(qkv_.data() + q_dim_, n, qkv_dim_, c_.n_kv_heads, hd, w.k_norm.data(), c_.norm_eps,
+                      threads_);
+  }
   cpu::rope(qkv_.data(), n, qkv_dim_, c_.n_heads + c_.n_kv_heads, hd, pos0, cos_.data(),
             sin_.data(), threads_);  // q and k heads are adjacent in a qkv row
   float* K = kv.k(layer);
@@ -234,7 +256,7 @@ void CpuBackend::do_run_layer(int layer, Hidden& hid, KVCache& kvc) {
     std::memcpy(V + dst, src + kv_dim_, sizeof(float) * kv_dim_);
   }
   cpu::AttentionArgs a{qkv_.data(), qkv_dim_, K, V, kv_dim_, att_.data(), q_dim_,
-                       n, pos0, c_.n_heads, c_.n_kv_heads, hd};
+                       n, pos0, c_.n_heads, c_.n_kv_heads, hd, c_.sliding_window};
   cpu::attention(a, attn_, threads_);
   cpu::matmul(att_.data(), n, q_dim_, q_dim_, w.wo.data(), D, x, D, 1.0f, threads_);
 
