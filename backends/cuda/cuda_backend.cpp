@@ -35,12 +35,6 @@ CudaBackend::CudaBackend(const ModelConfig& cfg, const BackendOptions& opt, cons
       c.head_dim <= 0 || c.head_dim % 2 != 0 || c.vocab_size <= 0 ||
       c.n_heads % c.n_kv_heads != 0)
     throw Error(where, "inconsistent model config for the CUDA backend (dims, heads, head_dim)");
-  // Architecture features the CUDA kernels do not implement yet: refused, never run without them.
-  if (c.qkv_bias) throw Error(where, "q/k/v biases (" + c.architecture + ") are not implemented on the CUDA backend; use --backend cpu");
-  if (c.qk_norm) throw Error(where, "per-head q/k RMSNorm (" + c.architecture + ") is not implemented on the CUDA backend; use --backend cpu");
-  if (c.sliding_window > 0)
-    throw Error(where, "sliding-window attention (window " + S(c.sliding_window) +
-                           ") is not implemented on the CUDA backend; use --backend cpu");
   if (c.head_dim > cuda::kMaxHeadDim)
     throw Error(where, "head_dim " + S(c.head_dim) + " is above the CUDA backend's limit of " +
                            S(cuda::kMaxHeadDim));
@@ -122,6 +116,20 @@ void CudaBackend::load_weights(const Model* m, uint64_t seed) {
     put(m, seed, T(Role::Wq, l), q * D, at(w.wqkv, 0), wt_, s, 0.0f);
     put(m, seed, T(Role::Wk, l), kv * D, at(w.wqkv, q * D), wt_, s, 0.0f);
     put(m, seed, T(Role::Wv, l), kv * D, at(w.wqkv, (q + kv) * D), wt_, s, 0.0f);
+    if (c_.qkv_bias) {  // float32, like the norms
+      w.bqkv.reset(ctx_, (q + 2 * kv) * sizeof(float));
+      auto* b = w.bqkv.as<float>();
+      put(m, seed, T(Role::Bq, l), q, b, WType::F32, 0.1f, 0.0f);
+      put(m, seed, T(Role::Bk, l), kv, b + q, WType::F32, 0.1f, 0.0f);
+      put(m, seed, T(Role::Bv, l), kv, b + q + kv, WType::F32, 0.1f, 0.0f);
+    }
+    if (c_.qk_norm) {
+      const size_t hd = c_.head_dim;
+      w.q_norm.reset(ctx_, hd * sizeof(float));
+      put(m, seed, T(Role::QNorm, l), hd, w.q_norm.get(), WType::F32, 0.1f, 1.0f);
+      w.k_norm.reset(ctx_, hd * sizeof(float));
+      put(m, seed, T(Role::KNorm, l), hd, w.k_norm.get(), WType::F32, 0.1f, 1.0f);
+    }
     w.wo.reset(ctx_, D * q * esz_);
     put(m, seed, T(Role::Wo, l), D * q, w.wo.get(), wt_, s, 0.0f);
     w.wgu.reset(ctx_, 2 * H * D * esz_);

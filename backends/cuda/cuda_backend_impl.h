@@ -101,6 +101,8 @@ class CudaTimer : public RegionTimer {
 struct LayerWeights {
   DeviceBuffer attn_norm, ffn_norm;  // float32
   DeviceBuffer wqkv, wo, wgu, wd;    // weight type; wqkv = [q; k; v], wgu = [gate; up] (rows)
+  DeviceBuffer bqkv;                 // float32 [q; k; v] biases (Qwen2); empty without
+  DeviceBuffer q_norm, k_norm;       // float32 [head_dim] (Qwen3); empty without
 };
 
 class CudaBackend : public Backend {

@@ -64,6 +64,12 @@ void CudaBackend::do_run_layer(int layer, Hidden& hid, KVCache& kvc) {
   // Attention: x += o_proj(attention(rope(qkv(rmsnorm(x)))))
   cuda::rmsnorm(x, n, D, w.attn_norm.as<float>(), c_.norm_eps, xin_.get(), wt_, s);
   gemm(w.wqkv.get(), qkv_dim_, D, xin_.get(), D, n, qkv, qkv_dim_, 0.0f);
+  if (w.bqkv.get()) cuda::add_bias_rows(qkv, n, qkv_dim_, w.bqkv.as<float>(), s);
+  if (w.q_norm.get()) {  // q and k heads: RMSNorm over head_dim each, before RoPE (Qwen3)
+    cuda::head_rmsnorm(qkv, n, qkv_dim_, c_.n_heads, hd, w.q_norm.as<float>(), c_.norm_eps, s);
+    cuda::head_rmsnorm(qkv + q_dim_, n, qkv_dim_, c_.n_kv_heads, hd, w.k_norm.as<float>(),
+                       c_.norm_eps, s);
+  }
   cuda::rope(qkv, n, qkv_dim_, c_.n_heads + c_.n_kv_heads, hd, pos0, cos_.as<float>(),
              sin_.as<float>(), s);  // q and k heads are adjacent in a qkv row
   const size_t kvb = sizeof(float) * kv_dim_, qkvb = sizeof(float) * qkv_dim_;
@@ -73,7 +79,7 @@ void CudaBackend::do_run_layer(int layer, Hidden& hid, KVCache& kvc) {
                                    qkv + q_dim_ + kv_dim_, qkvb, kvb, rows,
                                    cudaMemcpyDeviceToDevice, s));
   const cuda::AttentionArgs a{qkv, qkv_dim_, K, V, kv_dim_, att_.as<float>(), q_dim_,
-                              n, pos0, c_.n_heads, c_.n_kv_heads, hd};
+                              n, pos0, c_.n_heads, c_.n_kv_heads, hd, c_.sliding_window};
   if (n <= kDecodeRows) {
     const int splits = cuda::attention_decode_splits(a, ctx_->sm_count());
     partial_.ensure(ctx_, sizeof(float) * cuda::attention_decode_partial_floats(a, splits));
