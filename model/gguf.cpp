@@ -1,6 +1,8 @@
-// GGUF v2/v3 (llama.cpp), the architectures of the table with a GGUF form (llama, qwen2, qwen3). Layout: "GGUF", u32 version, u64 tensor count,
-// u64 metadata count, metadata key/values, tensor infos (name, u32 n_dims, u64 dims innermost
-// first, u32 ggml type, u64 offset), padding to general.alignment, tensor data. Every read goes
+// GGUF v2/v3 (llama.cpp), the architectures of model/architecture.h with a GGUF form (llama, qwen2,
+// qwen3); tensor names map through that table, and a name it does not know is an error. Layout:
+// "GGUF", u32 version, u64 tensor count, u64 metadata count, metadata key/values, tensor infos
+// (name, u32 n_dims, u64 dims innermost first, u32 ggml type, u64 offset), padding to
+// general.alignment, tensor data. Every read goes
 // through a bounds-checked cursor; every tensor's data range is checked against the file.
 #include <algorithm>
 #include <cmath>
