@@ -1,31 +1,19 @@
-// Default Backend methods (float64 statistics over logits(), steady_clock timer) and the registry.
+// The Backend base: argument checks and KV-length bookkeeping shared by every backend (the public
+// methods), the default float64 statistics over logits(), and the steady_clock timer. No backend
+// is named here: the table of backends is backends/registry.cpp.
 #include "backends/backend.h"
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 
-#include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/logit_stats.h"
-#include "model/random_weights.h"
 #include "core/error.h"
 
 namespace eeb {
-
-#ifdef EEB_HAVE_CUDA
-// Defined by the CUDA backend (backends/cuda/).
-extern std::unique_ptr<Backend> make_cuda_backend(const Model& model, const BackendOptions& opt);
-extern std::unique_ptr<Backend> make_cuda_backend_random(const ModelConfig& cfg, const BackendOptions& opt,
-                                                         uint64_t seed);
-#endif
-
 namespace {
 
-void check_rows(const Backend& b, const Hidden& h, int row0, int n, const char* what) {
-  if (row0 < 0 || n < 0 || row0 > h.n_tokens() - n)
-    throw Error("backend " + b.name() + ": " + what + " rows [" + std::to_string(row0) + ", " +
-                std::to_string(static_cast<long long>(row0) + n) + ") outside a hidden of " +
-                std::to_string(h.n_tokens()) + " rows");
-}
+std::string S(long long v) { return std::to_string(v); }
 
 class SteadyTimer : public RegionTimer {
  public:
@@ -40,21 +28,138 @@ class SteadyTimer : public RegionTimer {
 
 }  // namespace
 
+// ---- KVCache ------------------------------------------------------------------------------------
+
+KVCache::KVCache(std::string owner, int capacity, int n_layers)
+    : owner_(std::move(owner)), cap_(capacity), len_(std::max(n_layers, 0), 0) {}
+
+int KVCache::check_layer(int layer) const {
+  if (layer < 0 || layer >= n_layers())
+    throw Error(owner_ + ": KV cache layer " + S(layer) + " outside [0, " + S(n_layers()) + ")");
+  return layer;
+}
+
+int KVCache::length(int layer) const { return len_[check_layer(layer)]; }
+
+void KVCache::truncate(int layer, int n) {
+  check_layer(layer);
+  if (n < 0 || n > len_[layer])
+    throw Error(owner_ + ": truncate(layer " + S(layer) + ", " + S(n) +
+                ") outside the cached length " + S(len_[layer]));
+  len_[layer] = n;
+}
+
+// ---- Backend: checks, then the implementation ---------------------------------------------------
+
+void Backend::refuse(const std::string& msg) const { throw Error("backend " + name() + ": " + msg); }
+
+void Backend::check_rows_(const Hidden& h, int row0, int n, const char* what) const {
+  if (row0 < 0 || n < 0 || row0 > h.n_tokens() - n)
+    refuse(std::string(what) + ": rows [" + S(row0) + ", " + S(static_cast<long long>(row0) + n) +
+         ") outside a hidden of " + S(h.n_tokens()) + " rows");
+}
+
+std::unique_ptr<KVCache> Backend::new_cache(int capacity) {
+  if (capacity <= 0) refuse("new_cache: capacity " + S(capacity) + " must be positive");
+  return do_new_cache(capacity);
+}
+
+std::unique_ptr<Hidden> Backend::embed(std::span<const int32_t> tokens, int pos0) {
+  const ModelConfig& c = config();
+  if (pos0 < 0) refuse("embed: negative position " + S(pos0));
+  if (tokens.size() > static_cast<size_t>(INT32_MAX / std::max(c.dim, 1)))
+    refuse("embed: too many tokens");
+  // Positions must lie in [0, max_position_embeddings): RoPE tables beyond the trained range would
+  // give numbers no one asked for; over-long prompts are left-truncated before they get here
+  // (make_request, as lm-eval does).
+  const long long end = static_cast<long long>(pos0) + static_cast<long long>(tokens.size());
+  if (end > c.max_seq_len)
+    refuse("positions [" + S(pos0) + ", " + S(end) + ") outside the model's " + S(c.max_seq_len) +
+           " positions (max_position_embeddings)");
+  for (int32_t t : tokens)
+    if (t < 0 || t >= c.vocab_size)
+      refuse("embed: token " + S(t) + " outside the vocabulary [0, " + S(c.vocab_size) + ")");
+  return do_embed(tokens, pos0);
+}
+
+void Backend::run_layer(int layer, Hidden& h, KVCache& kv) {
+  const int L = config().n_layers;
+  if (layer < 0 || layer >= L)
+    refuse("run_layer: layer " + S(layer) + " outside [0, " + S(L) + ")");
+  if (kv.n_layers() != L)
+    refuse("run_layer: the KV cache has " + S(kv.n_layers()) + " layers, the model " + S(L));
+  const int n = h.n_tokens(), pos0 = h.pos0();
+  if (kv.length(layer) != pos0)
+    refuse("run_layer(" + S(layer) + "): hidden starts at position " + S(pos0) +
+         " but the layer's KV cache holds " + S(kv.length(layer)) + " positions");
+  if (static_cast<long long>(pos0) + n > kv.capacity())
+    refuse("run_layer(" + S(layer) + "): positions [" + S(pos0) + ", " +
+         S(static_cast<long long>(pos0) + n) + ") exceed the KV cache capacity " +
+         S(kv.capacity()));
+  if (n == 0) return;
+  do_run_layer(layer, h, kv);
+  kv.len_[layer] = pos0 + n;
+}
+
+void Backend::logits(const Hidden& h, int row0, int n, float* out) {
+  check_rows_(h, row0, n, "logits");
+  if (n > 0) do_logits(h, row0, n, out);
+}
+
 void Backend::token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,
                              double* out, int32_t* argmax) {
+  if (targets.size() > static_cast<size_t>(INT32_MAX)) refuse("token_logprobs: too many targets");
   const int n = static_cast<int>(targets.size());
-  check_rows(*this, h, row0, n, "token_logprobs");
+  check_rows_(h, row0, n, "token_logprobs");
   const int V = config().vocab_size;
   for (int32_t t : targets)
     if (t < 0 || t >= V)
-      throw Error("backend " + name() + ": token_logprobs target " + std::to_string(t) +
-                  " outside the vocabulary [0, " + std::to_string(V) + ")");
+      refuse("token_logprobs target " + S(t) + " outside the vocabulary [0, " + S(V) + ")");
+  if (n > 0) do_token_logprobs(h, row0, targets, out, argmax);
+}
+
+ExitFeatures Backend::exit_features(const Hidden& h, int row) {
+  check_rows_(h, row, 1, "exit_features");
+  return do_exit_features(h, row);
+}
+
+void Backend::read_hidden(const Hidden& h, int row0, int n, float* out) {
+  check_rows_(h, row0, n, "read_hidden");
+  if (n > 0) do_read_hidden(h, row0, n, out);
+}
+
+std::unique_ptr<Hidden> Backend::slice(const Hidden& h, int row0, int n) {
+  check_rows_(h, row0, n, "slice");
+  return do_slice(h, row0, n);
+}
+
+std::unique_ptr<Hidden> Backend::concat(std::span<const Hidden* const> parts) {
+  if (parts.empty()) refuse("concat: no parts");
+  long long n = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (!parts[i]) refuse("concat: null part");
+    if (i > 0 && parts[i]->pos0() != parts[i - 1]->pos0() + parts[i - 1]->n_tokens())
+      refuse("concat: part " + S(static_cast<long long>(i)) + " starts at position " +
+           S(parts[i]->pos0()) + ", expected " +
+           S(parts[i - 1]->pos0() + parts[i - 1]->n_tokens()));
+    n += parts[i]->n_tokens();
+  }
+  if (n > INT32_MAX / std::max(config().dim, 1)) refuse("concat: too many rows");
+  return do_concat(parts, static_cast<int>(n));
+}
+
+// ---- defaults -----------------------------------------------------------------------------------
+
+void Backend::do_token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,
+                                double* out, int32_t* argmax) {
+  const int n = static_cast<int>(targets.size());
+  const int V = config().vocab_size;
   // Bounded host memory: at most 32 rows of logits at a time.
   const int chunk = 32;
   std::vector<float> buf(static_cast<size_t>(std::min(n, chunk)) * V);
   for (int i0 = 0; i0 < n; i0 += chunk) {
     const int m = std::min(chunk, n - i0);
-    logits(h, row0 + i0, m, buf.data());
+    do_logits(h, row0 + i0, m, buf.data());
     for (int i = 0; i < m; ++i) {
       int top = 0;
       out[i0 + i] = logit_stats::log_prob(buf.data() + static_cast<size_t>(i) * V, V,
@@ -64,65 +169,12 @@ void Backend::token_logprobs(const Hidden& h, int row0, std::span<const int32_t>
   }
 }
 
-ExitFeatures Backend::exit_features(const Hidden& h, int row) {
-  check_rows(*this, h, row, 1, "exit_features");
+ExitFeatures Backend::do_exit_features(const Hidden& h, int row) {
   std::vector<float> buf(config().vocab_size);
-  logits(h, row, 1, buf.data());
+  do_logits(h, row, 1, buf.data());
   return logit_stats::exit_features(buf.data(), config().vocab_size);
 }
 
 std::unique_ptr<RegionTimer> Backend::new_timer() { return std::make_unique<SteadyTimer>(); }
-
-void check_positions(const Backend& b, int pos0, int n) {
-  const long long end = static_cast<long long>(pos0) + n, limit = b.config().max_seq_len;
-  if (pos0 < 0 || n < 0 || end > limit)
-    throw Error("backend " + b.name() + ": positions [" + std::to_string(pos0) + ", " +
-                std::to_string(end) + ") outside the model's " + std::to_string(limit) +
-                " positions (max_position_embeddings)");
-}
-
-std::vector<BackendInfo> list_backends() {
-  std::vector<BackendInfo> v;
-  v.push_back({"cpu", "float32 reference (OpenBLAS sgemm, OpenMP)", true});
-#ifdef EEB_HAVE_CUDA
-  v.push_back({"cuda", "CUDA (cuBLAS)", true});
-#else
-  v.push_back({"cuda", "CUDA (cuBLAS): not in this build (nvcc/cuBLAS not found at build time)",
-               false});
-#endif
-  return v;
-}
-
-std::unique_ptr<Backend> make_backend(const std::string& name, const Model& model,
-                                      const BackendOptions& opt) {
-  if (name == "cpu") return make_cpu_backend(model, opt);
-  if (name == "cuda") {
-#ifdef EEB_HAVE_CUDA
-    return make_cuda_backend(model, opt);
-#else
-    throw Error("backend cuda: this build has no CUDA support (nvcc/cuBLAS not found at build time)");
-#endif
-  }
-  std::string known;
-  for (const auto& b : list_backends()) known += (known.empty() ? "" : ", ") + b.name;
-  throw Error("unknown backend '" + name + "' (known: " + known + ")");
-}
-
-}  // namespace eeb
-
-namespace eeb {
-
-std::unique_ptr<Backend> make_backend_random(const std::string& name, const ModelConfig& c,
-                                             const BackendOptions& opt, uint64_t seed) {
-  if (name == "cpu") return make_cpu_backend(random_llama(c, seed), opt);
-  if (name == "cuda") {
-#ifdef EEB_HAVE_CUDA
-    return make_cuda_backend_random(c, opt, seed);
-#else
-    throw Error("backend cuda: this build has no CUDA backend (nvcc/cuBLAS not found when it was configured)");
-#endif
-  }
-  throw Error("unknown backend '" + name + "' (known: cpu, cuda)");
-}
 
 }  // namespace eeb

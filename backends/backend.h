@@ -29,17 +29,31 @@ class Hidden {
 };
 
 // Per-layer key/value cache of one sequence. Layer i's cache holds positions [0, length(i)).
+// The lengths live here, in the base, so that every backend checks and advances them the same
+// way; a backend's cache adds only its buffers.
 class KVCache {
  public:
   virtual ~KVCache() = default;
-  virtual int capacity() const = 0;
-  virtual int length(int layer) const = 0;
-  // Drops positions >= n of one layer (rollback). n <= length(layer).
-  virtual void truncate(int layer, int n) = 0;
+  int capacity() const { return cap_; }
+  int n_layers() const { return static_cast<int>(len_.size()); }
+  int length(int layer) const;  // Error for a layer outside [0, n_layers())
+  // Drops positions >= n of one layer (rollback). Error unless 0 <= n <= length(layer).
+  void truncate(int layer, int n);
   void truncate_all(int n, int n_layers) {
     for (int l = 0; l < n_layers; ++l)
       if (length(l) > n) truncate(l, n);
   }
+
+ protected:
+  // `owner` names the backend in error messages ("backend cpu").
+  KVCache(std::string owner, int capacity, int n_layers);
+
+ private:
+  friend class Backend;  // run_layer() advances the length after the layer ran
+  int check_layer(int layer) const;
+  std::string owner_;
+  int cap_;
+  std::vector<int> len_;
 };
 
 // Logit-lens summary of one row: what AdaInfer-style exit policies read after each layer.
@@ -63,6 +77,10 @@ struct BackendOptions {
   int device = 0;
 };
 
+// The public methods check their arguments (row ranges, token ids, cache capacity, the run_layer
+// preconditions) and keep the KV lengths, once for every backend, then call the protected do_*
+// implementation with arguments already known to be valid (a template method). A backend
+// implements the do_* methods; it still checks that a Hidden or KVCache is one of its own.
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -71,52 +89,55 @@ class Backend {
   virtual const ModelConfig& config() const = 0;
   virtual std::string dtype() const = 0;
 
-  virtual std::unique_ptr<KVCache> new_cache(int capacity) = 0;
-  // Token embeddings for positions [pos0, pos0 + tokens.size()).
-  virtual std::unique_ptr<Hidden> embed(std::span<const int32_t> tokens, int pos0) = 0;
+  // Error unless capacity > 0.
+  std::unique_ptr<KVCache> new_cache(int capacity);
+  // Token embeddings for positions [pos0, pos0 + tokens.size()). Error for a negative pos0 or a
+  // token outside the vocabulary.
+  std::unique_ptr<Hidden> embed(std::span<const int32_t> tokens, int pos0);
   // Runs transformer block `layer` (weights index) over h in place, attending over the cached
   // positions of that layer plus h's own rows (causally), and appends h's keys/values to the
-  // cache. Requires kv.length(layer) == h.pos0().
-  virtual void run_layer(int layer, Hidden& h, KVCache& kv) = 0;
+  // cache. Requires 0 <= layer < n_layers, kv.length(layer) == h.pos0() and the rows to fit the
+  // cache's capacity; an empty h is a no-op.
+  void run_layer(int layer, Hidden& h, KVCache& kv);
   // Final norm + LM head for rows [row0, row0 + n) of h, into out (n × vocab, row-major).
-  virtual void logits(const Hidden& h, int row0, int n, float* out) = 0;
+  void logits(const Hidden& h, int row0, int n, float* out);
   // log p(targets[i] | row row0 + i) for i in [0, targets.size()), computed in float64 on the host
   // or on the device; only the results cross. If argmax is non-null, argmax[i] receives the
   // row's top-1 token (lowest id on ties), so greedy checks cost no extra LM-head evaluation.
-  virtual void token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,
-                              double* out, int32_t* argmax = nullptr);
+  void token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets, double* out,
+                      int32_t* argmax = nullptr);
   // Logit-lens exit features of one row.
-  virtual ExitFeatures exit_features(const Hidden& h, int row);
+  ExitFeatures exit_features(const Hidden& h, int row);
   // Host copy of the raw residual rows [row0, row0 + n) (n × dim).
-  virtual void read_hidden(const Hidden& h, int row0, int n, float* out) = 0;
+  void read_hidden(const Hidden& h, int row0, int n, float* out);
   // New Hidden with rows [row0, row0 + n) of h (positions follow).
-  virtual std::unique_ptr<Hidden> slice(const Hidden& h, int row0, int n) = 0;
+  std::unique_ptr<Hidden> slice(const Hidden& h, int row0, int n);
   // Rows of several Hiddens stacked in order; their positions must be consecutive.
-  virtual std::unique_ptr<Hidden> concat(std::span<const Hidden* const> parts) = 0;
+  std::unique_ptr<Hidden> concat(std::span<const Hidden* const> parts);
 
   virtual std::unique_ptr<RegionTimer> new_timer();  // default: steady_clock
   virtual void synchronize() {}
+
+ protected:
+  // Called with checked arguments only (see the public methods).
+  virtual std::unique_ptr<KVCache> do_new_cache(int capacity) = 0;
+  virtual std::unique_ptr<Hidden> do_embed(std::span<const int32_t> tokens, int pos0) = 0;
+  // h has at least one row; the base sets kv.length(layer) to pos0 + rows afterwards.
+  virtual void do_run_layer(int layer, Hidden& h, KVCache& kv) = 0;
+  virtual void do_logits(const Hidden& h, int row0, int n, float* out) = 0;  // n >= 1
+  // Default: float64 log-softmax over do_logits(), 32 rows at a time.
+  virtual void do_token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,
+                                 double* out, int32_t* argmax);
+  virtual ExitFeatures do_exit_features(const Hidden& h, int row);  // default: over do_logits()
+  virtual void do_read_hidden(const Hidden& h, int row0, int n, float* out) = 0;  // n >= 1
+  virtual std::unique_ptr<Hidden> do_slice(const Hidden& h, int row0, int n) = 0;
+  // parts: non-empty, non-null, consecutive positions, at most INT32_MAX rows in all.
+  virtual std::unique_ptr<Hidden> do_concat(std::span<const Hidden* const> parts, int rows) = 0;
+
+ private:
+  [[noreturn]] void refuse(const std::string& msg) const;
+  void check_rows_(const Hidden& h, int row0, int n, const char* what) const;
 };
-
-struct BackendInfo {
-  std::string name;
-  std::string description;
-  bool available;
-};
-std::vector<BackendInfo> list_backends();
-// Creates a backend by name ("cpu", "cuda"); throws Error for unknown or unavailable names.
-std::unique_ptr<Backend> make_backend(const std::string& name, const Model& model,
-                                      const BackendOptions& opt);
-
-// A backend holding random weights of shape `c` (benchmarks): cpu from random_llama() (float32 on the
-// host), cuda generated on the device (no host copy). Error for unknown or unavailable names.
-std::unique_ptr<Backend> make_backend_random(const std::string& name, const ModelConfig& c,
-                                             const BackendOptions& opt, uint64_t seed);
-
-// Every backend's embed() starts with this: positions [pos0, pos0 + n) must lie in [0,
-// max_position_embeddings). RoPE tables beyond the trained range would give numbers no one asked
-// for; over-long prompts are left-truncated before they get here (make_request, as lm-eval does).
-void check_positions(const Backend& b, int pos0, int n);
 
 // Convenience: run layers [first, last) in order.
 inline void run_layers(Backend& b, int first, int last, Hidden& h, KVCache& kv) {

@@ -25,7 +25,9 @@ double best_seconds(int reps, F&& f) {
   return best;
 }
 
-Ceilings cpu_ceilings(int M, int N, int K, int reps, int threads) {
+}  // namespace
+
+Ceilings measure_cpu_ceilings(int M, int N, int K, int reps, int threads) {
   Ceilings c;
   const size_t bytes = size_t(512) << 20;
   std::vector<char> src(bytes, 1), dst(bytes, 0);
@@ -45,22 +47,6 @@ Ceilings cpu_ceilings(int M, int N, int K, int reps, int threads) {
   c.gemm_tflops = 2.0 * M * N * K * 1e-12 / g;
   c.gemm_what = "OpenBLAS sgemm " + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K);
   return c;
-}
-
-}  // namespace
-
-Ceilings measure_ceilings(const std::string& backend, const std::string& dtype, int M, int N, int K, int reps,
-                          int threads) {
-  if (M <= 0 || N <= 0 || K <= 0) throw Error("ceilings: GEMM shape must be positive");
-  if (backend == "cpu") return cpu_ceilings(M, N, K, reps, threads);
-  if (backend == "cuda") {
-#ifdef EEB_HAVE_CUDA
-    return measure_cuda_ceilings(dtype, M, N, K, reps);
-#else
-    throw Error("backend cuda: this build has no CUDA backend (nvcc/cuBLAS not found when it was configured)");
-#endif
-  }
-  throw Error("ceilings: unknown backend '" + backend + "'");
 }
 
 }  // namespace eeb

@@ -17,13 +17,13 @@ struct Ceilings {
 };
 
 // M x N x K: the GEMM shape (a prefill projection: M tokens, N outputs, K inputs). Error for an
-// unknown or unavailable backend.
+// unknown or unavailable backend. Dispatched through the backend table (backends/registry.cpp).
 // threads: CPU threads for the sgemm (0: every core).
 Ceilings measure_ceilings(const std::string& backend, const std::string& dtype, int M, int N, int K, int reps = 5,
                           int threads = 0);
 
-#ifdef EEB_HAVE_CUDA
+// The per-backend measurements behind measure_ceilings (the CUDA one exists in CUDA builds only).
+Ceilings measure_cpu_ceilings(int M, int N, int K, int reps, int threads);
 Ceilings measure_cuda_ceilings(const std::string& dtype, int M, int N, int K, int reps);  // backends/cuda/
-#endif
 
 }  // namespace eeb

@@ -1,5 +1,7 @@
 #include "backends/counting.h"
 
+#include <algorithm>
+
 namespace eeb {
 
 double layer_flops_per_token(const ModelConfig& c, double attended) {
@@ -24,11 +26,17 @@ double weight_bytes_per_token(const ModelConfig& c, const std::string& dtype) {
   return esz * (c.n_layers * (D * (q + 2 * kv) + q * D + 3 * D * H) + double(c.vocab_size) * D);
 }
 
-void CountingBackend::run_layer(int layer, Hidden& h, KVCache& kv) {
+void CountingBackend::do_run_layer(int layer, Hidden& h, KVCache& kv) {
   const double n = h.n_tokens(), p0 = h.pos0();
   b_.run_layer(layer, h, kv);
-  // Row r attends over positions [0, p0 + r]: sum = n * p0 + n (n + 1) / 2.
-  const double att = n * p0 + n * (n + 1) / 2;
+  // Row r attends over positions [0, p0 + r]: sum = n * p0 + n (n + 1) / 2; under a sliding
+  // window W over at most W of them.
+  const int W = b_.config().sliding_window;
+  double att = n * p0 + n * (n + 1) / 2;
+  if (W > 0) {
+    att = 0;
+    for (int r = 0; r < h.n_tokens(); ++r) att += std::min<double>(p0 + r + 1, W);
+  }
   count_.layer_tokens += n;
   count_.attended += att;
   const auto& c = b_.config();
@@ -40,18 +48,18 @@ void CountingBackend::add_head_rows(double n) {
   count_.flops += n * lm_head_flops_per_row(b_.config());
 }
 
-void CountingBackend::logits(const Hidden& h, int row0, int n, float* out) {
+void CountingBackend::do_logits(const Hidden& h, int row0, int n, float* out) {
   add_head_rows(n);
   b_.logits(h, row0, n, out);
 }
 
-void CountingBackend::token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,
+void CountingBackend::do_token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,
                                      double* out, int32_t* argmax) {
   add_head_rows(static_cast<double>(targets.size()));
   b_.token_logprobs(h, row0, targets, out, argmax);
 }
 
-ExitFeatures CountingBackend::exit_features(const Hidden& h, int row) {
+ExitFeatures CountingBackend::do_exit_features(const Hidden& h, int row) {
   add_head_rows(1);
   return b_.exit_features(h, row);
 }

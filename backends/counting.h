@@ -38,26 +38,30 @@ class CountingBackend : public Backend {
   std::string device_description() const override { return b_.device_description(); }
   const ModelConfig& config() const override { return b_.config(); }
   std::string dtype() const override { return b_.dtype(); }
-  std::unique_ptr<KVCache> new_cache(int capacity) override { return b_.new_cache(capacity); }
-  std::unique_ptr<Hidden> embed(std::span<const int32_t> tokens, int pos0) override {
-    return b_.embed(tokens, pos0);
-  }
-  void run_layer(int layer, Hidden& h, KVCache& kv) override;
-  void logits(const Hidden& h, int row0, int n, float* out) override;
-  void token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,
-                      double* out, int32_t* argmax = nullptr) override;
-  ExitFeatures exit_features(const Hidden& h, int row) override;
-  void read_hidden(const Hidden& h, int row0, int n, float* out) override {
-    b_.read_hidden(h, row0, n, out);
-  }
-  std::unique_ptr<Hidden> slice(const Hidden& h, int row0, int n) override {
-    return b_.slice(h, row0, n);
-  }
-  std::unique_ptr<Hidden> concat(std::span<const Hidden* const> parts) override {
-    return b_.concat(parts);
-  }
   std::unique_ptr<RegionTimer> new_timer() override { return b_.new_timer(); }
   void synchronize() override { b_.synchronize(); }
+
+ protected:
+  // Each forwards to the inner backend's public method (which checks again: cheap, and the
+  // inner backend keeps the KV lengths exactly as when called directly).
+  std::unique_ptr<KVCache> do_new_cache(int capacity) override { return b_.new_cache(capacity); }
+  std::unique_ptr<Hidden> do_embed(std::span<const int32_t> tokens, int pos0) override {
+    return b_.embed(tokens, pos0);
+  }
+  void do_run_layer(int layer, Hidden& h, KVCache& kv) override;
+  void do_logits(const Hidden& h, int row0, int n, float* out) override;
+  void do_token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,
+                         double* out, int32_t* argmax) override;
+  ExitFeatures do_exit_features(const Hidden& h, int row) override;
+  void do_read_hidden(const Hidden& h, int row0, int n, float* out) override {
+    b_.read_hidden(h, row0, n, out);
+  }
+  std::unique_ptr<Hidden> do_slice(const Hidden& h, int row0, int n) override {
+    return b_.slice(h, row0, n);
+  }
+  std::unique_ptr<Hidden> do_concat(std::span<const Hidden* const> parts, int) override {
+    return b_.concat(parts);
+  }
 
  private:
   void add_head_rows(double n);

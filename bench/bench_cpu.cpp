@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "backends/backend.h"
+#include "backends/registry.h"
 #include "backends/counting.h"
 #include "bench/bench_util.h"
 

@@ -8,7 +8,7 @@
 // The ratio exit_check / layer_decode is the figure the goal is about.
 #include <benchmark/benchmark.h>
 
-#include "backends/backend.h"
+#include "backends/registry.h"
 #include "backends/cpu/logit_stats.h"
 #include "bench/bench_util.h"
 #include "strategies/exit_classifier.h"

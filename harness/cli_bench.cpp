@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "backends/backend.h"
+#include "backends/registry.h"
 #include "backends/ceilings.h"
 #include "backends/counting.h"
 #include "model/random_weights.h"
@@ -44,8 +44,9 @@ int cmd_bench(const BenchArgs& a) {
     throw Error("--tokens must be in [1, " + std::to_string(c.max_seq_len - 1) + "]");
   BackendOptions opt;
   opt.threads = a.threads;
-  opt.dtype = a.backend == "cuda" && a.dtype.empty() ? "bf16" : a.dtype.empty() ? "f32" : a.dtype;
-  if (a.backend == "cpu") {  // the random model and the backend's float32 copy exist together for a moment
+  const BackendInfo info = backend_info(a.backend);
+  opt.dtype = a.dtype.empty() ? info.default_bench_dtype : a.dtype;
+  if (info.weights_in_host_memory) {  // the random model and the backend's float32 copy exist together for a moment
     double params = double(c.vocab_size) * c.dim * 2 + c.dim;
     params += double(c.n_layers) * (double(c.dim) * (c.n_heads + 2 * c.n_kv_heads) * c.head_dim +
                                     double(c.n_heads) * c.head_dim * c.dim + 3.0 * c.dim * c.hidden_dim + 2.0 * c.dim);
@@ -97,7 +98,7 @@ int cmd_bench(const BenchArgs& a) {
   const double prefill_tflops = pf * 1e-12 / prefill_s, decode_gbs = wb * 1e-9 / decode_s;
   const Environment env = capture_environment(a.backend, 0);
   nlohmann::json j = {
-      {"device", a.backend == "cuda" ? env.gpu_name + " (" + env.gpu_uuid + ")" : env.cpu_model},
+      {"device", info.is_gpu ? env.gpu_name + " (" + env.gpu_uuid + ")" : env.cpu_model},
       {"backend", a.backend}, {"dtype", b->dtype()}, {"threads", a.threads},
       {"model", {{"shape", a.shape}, {"dim", c.dim}, {"hidden_dim", c.hidden_dim}, {"n_layers", c.n_layers},
                  {"n_heads", c.n_heads}, {"n_kv_heads", c.n_kv_heads}, {"vocab_size", c.vocab_size}}},

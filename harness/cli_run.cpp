@@ -208,14 +208,8 @@ void validate(const RunSpec& spec) {
     make_task(t.task);
     make_strategy(t.strategy, resolve_depth_params(t.params, 32));  // any depth: names and types
   }
-  std::string known;
-  bool ok = false;
-  for (const auto& b : list_backends()) {
-    known += (known.empty() ? "" : ", ") + b.name;
-    ok = ok || b.name == spec.args.backend;
-  }
-  if (!ok) throw Error("unknown backend '" + spec.args.backend + "' (known: " + known + ")");
-  if (spec.args.isolate && spec.args.memory_limit_mb > 0 && spec.args.backend == "cuda")
+  const BackendInfo backend = backend_info(spec.args.backend);  // unknown: Error naming the known
+  if (spec.args.isolate && spec.args.memory_limit_mb > 0 && backend.is_gpu)
     throw Error("--memory-limit-mb limits address space, which CUDA reserves in bulk; use it with the cpu backend");
 }
 

@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "backends/backend.h"
+#include "backends/registry.h"
 #include "harness/cli.h"
 #include "core/error.h"
 #include "results/store.h"

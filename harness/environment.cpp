@@ -10,10 +10,8 @@
 #include <fstream>
 
 #include "build_info.h"
+#include "backends/registry.h"
 #include "harness/isolate.h"
-#ifdef EEB_HAVE_CUDA
-#include "backends/cuda/cuda_backend.h"
-#endif
 
 namespace eeb {
 
@@ -68,16 +66,13 @@ Environment capture_environment(const std::string& backend_name, int device) {
   const std::string smi =
       program_output("nvidia-smi", {"--query-gpu=name,uuid,driver_version,memory.total", "--format=csv,noheader"});
   if (!smi.empty()) lv["nvidia_smi"] = smi.substr(0, smi.find_last_not_of('\n') + 1);
-#ifdef EEB_HAVE_CUDA
-  if (backend_name == "cuda") {
-    auto info = cuda_device_info(device);
-    e.gpu_name = info.name;
-    e.gpu_uuid = info.uuid;
-    e.gpu_driver = info.driver;
-    e.cuda_runtime = info.runtime;
-    e.cublas_version = info.cublas;
+  if (auto info = backend_device_identity(backend_name, device)) {
+    e.gpu_name = info->name;
+    e.gpu_uuid = info->uuid;
+    e.gpu_driver = info->driver;
+    e.cuda_runtime = info->runtime;
+    e.cublas_version = info->blas;
   }
-#endif
   return e;
 }
 

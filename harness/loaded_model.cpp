@@ -1,5 +1,6 @@
 #include "harness/loaded_model.h"
 
+#include "backends/registry.h"
 #include "core/error.h"
 #include "harness/hf_hub.h"
 #include "harness/resources.h"
@@ -17,7 +18,7 @@ LoadedModel load_for_backend(const std::string& model_path, const std::string& t
     throw Error(model_path, "tokenizer has " + std::to_string(lm.tokenizer->vocab_size()) +
                                 " tokens but the model's vocabulary is " +
                                 std::to_string(lm.model.cfg.vocab_size));
-  if (backend == "cpu")  // refuse before converting weights, not after the OOM killer
+  if (backend_info(backend).weights_in_host_memory)  // refuse before converting weights, not after the OOM killer
     check_host_memory(lm.model, cpu_backend_bytes(lm.model), host_memory_available());
   lm.backend = make_backend(backend, lm.model, opt);
   return lm;

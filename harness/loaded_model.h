@@ -3,7 +3,7 @@
 #include <memory>
 #include <string>
 
-#include "backends/backend.h"
+#include "backends/registry.h"
 #include "tokenizer/tokenizer.h"
 
 namespace eeb {

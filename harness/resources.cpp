@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "model/architecture.h"
 
 namespace eeb {
 
@@ -19,20 +20,7 @@ std::string gib(uint64_t bytes) {
 }  // namespace
 
 uint64_t cpu_backend_bytes(const Model& m) {
-  const auto& c = m.cfg;
-  uint64_t total = 0;
-  auto add = [&](const std::string& name) {
-    if (auto it = m.tensors.find(name); it != m.tensors.end()) total += it->second.numel() * sizeof(float);
-  };
-  add(kEmbed);
-  add(kFinalNorm);
-  if (!c.tied_embeddings) add(kLmHead);
-  for (int l = 0; l < c.n_layers; ++l)
-    for (const char* s : {"input_layernorm.weight", "post_attention_layernorm.weight", "self_attn.q_proj.weight",
-                          "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight",
-                          "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"})
-      add(tn_layer(l, s));
-  return total;
+  return weight_elements(m.cfg) * sizeof(float);  // every tensor of the architecture table, as f32
 }
 
 std::optional<uint64_t> host_memory_available(const std::string& meminfo) {

@@ -1,6 +1,8 @@
-// GGUF v2/v3 (llama.cpp), architecture llama. Layout: "GGUF", u32 version, u64 tensor count,
-// u64 metadata count, metadata key/values, tensor infos (name, u32 n_dims, u64 dims innermost
-// first, u32 ggml type, u64 offset), padding to general.alignment, tensor data. Every read goes
+// GGUF v2/v3 (llama.cpp), the architectures of model/architecture.h with a GGUF form (llama, qwen2,
+// qwen3); tensor names map through that table, and a name it does not know is an error. Layout:
+// "GGUF", u32 version, u64 tensor count, u64 metadata count, metadata key/values, tensor infos
+// (name, u32 n_dims, u64 dims innermost first, u32 ggml type, u64 offset), padding to
+// general.alignment, tensor data. Every read goes
 // through a bounds-checked cursor; every tensor's data range is checked against the file.
 #include <algorithm>
 #include <cmath>
@@ -9,6 +11,7 @@
 #include <map>
 #include <variant>
 
+#include "model/architecture.h"
 #include "model/loaders.h"
 #include "core/error.h"
 
@@ -107,26 +110,6 @@ Value read_value(Cursor& c, uint32_t t, const std::string& file, const std::stri
   return v;
 }
 
-// GGUF tensor name -> Hugging Face name; "" for tensors eebench does not use (e.g. rope_freqs).
-std::string map_name(const std::string& g) {
-  static const std::map<std::string, std::string> top = {
-      {"token_embd.weight", kEmbed}, {"output_norm.weight", kFinalNorm}, {"output.weight", kLmHead}};
-  static const std::map<std::string, std::string> blk = {
-      {"attn_norm.weight", "input_layernorm.weight"},    {"attn_q.weight", "self_attn.q_proj.weight"},
-      {"attn_k.weight", "self_attn.k_proj.weight"},      {"attn_v.weight", "self_attn.v_proj.weight"},
-      {"attn_output.weight", "self_attn.o_proj.weight"}, {"ffn_norm.weight", "post_attention_layernorm.weight"},
-      {"ffn_gate.weight", "mlp.gate_proj.weight"},       {"ffn_up.weight", "mlp.up_proj.weight"},
-      {"ffn_down.weight", "mlp.down_proj.weight"}};
-  if (auto it = top.find(g); it != top.end()) return it->second;
-  if (g.rfind("blk.", 0) != 0) return "";
-  const auto dot = g.find('.', 4);
-  if (dot == std::string::npos) return "";
-  const std::string num = g.substr(4, dot - 4);
-  if (num.empty() || num.size() > 5 || num.find_first_not_of("0123456789") != std::string::npos) return "";
-  auto it = blk.find(g.substr(dot + 1));
-  return it == blk.end() ? "" : "model.layers." + std::to_string(std::stoi(num)) + "." + it->second;
-}
-
 // Typed access to the metadata, with range checks before any narrowing conversion.
 struct Meta {
   std::map<std::string, Value> kv;
@@ -218,7 +201,6 @@ Model load_gguf(const std::string& path) {
   m.path = path;
   m.format = "gguf";
   m.files.push_back(file);
-  m.qk_interleaved = true;  // llama.cpp's converter permutes Q/K rows to interleaved-RoPE order
   Cursor c(file->data(), file->size(), path);
   if (file->size() < 4 || std::memcmp(file->data(), "GGUF", 4) != 0) throw Error(path, "not a GGUF file (bad magic)");
   c.get<uint32_t>("magic");
@@ -241,20 +223,37 @@ Model load_gguf(const std::string& path) {
     if (t > F64) throw Error(path, "metadata " + key + " has unknown type " + std::to_string(t));
     meta.kv[key] = read_value(c, t, path, key);
   }
-  const std::string arch = meta.str("general.architecture", "");
-  if (arch != "llama")
-    throw Error(path, "unsupported architecture '" + arch + "' in general.architecture (only llama is supported)");
+  const std::string arch_name = meta.str("general.architecture", "");
+  const Architecture* arch = architecture_for_gguf(arch_name);
+  if (!arch)
+    throw Error(path, "unsupported architecture '" + arch_name + "' in general.architecture (supported: " +
+                          known_gguf_archs() + ")");
+  m.qk_interleaved = arch->gguf_qk_interleaved;  // llama.cpp permutes Llama's Q/K rows to interleaved-RoPE order
 
   auto& cfg = m.cfg;
-  cfg.dim = meta.integer("llama.embedding_length", 0, true);
-  cfg.hidden_dim = meta.integer("llama.feed_forward_length", 0, true);
-  cfg.n_layers = meta.integer("llama.block_count", 0, true);
-  cfg.n_heads = meta.integer("llama.attention.head_count", 0, true);
-  cfg.n_kv_heads = meta.integer("llama.attention.head_count_kv", cfg.n_heads);
-  cfg.max_seq_len = meta.integer("llama.context_length", 2048);
-  cfg.rope_theta = meta.positive("llama.rope.freq_base", 10000.0);
-  cfg.norm_eps = meta.positive("llama.attention.layer_norm_rms_epsilon", 1e-5);
-  cfg.head_dim = meta.integer("llama.rope.dimension_count", cfg.n_heads > 0 ? cfg.dim / cfg.n_heads : 0);
+  set_architecture(cfg, *arch);
+  const std::string a = arch_name + ".";
+  cfg.dim = meta.integer(a + "embedding_length", 0, true);
+  cfg.hidden_dim = meta.integer(a + "feed_forward_length", 0, true);
+  cfg.n_layers = meta.integer(a + "block_count", 0, true);
+  cfg.n_heads = meta.integer(a + "attention.head_count", 0, true);
+  cfg.n_kv_heads = meta.integer(a + "attention.head_count_kv", cfg.n_heads);
+  cfg.max_seq_len = meta.integer(a + "context_length", 2048);
+  cfg.rope_theta = meta.positive(a + "rope.freq_base", 10000.0);
+  cfg.norm_eps = meta.positive(a + "attention.layer_norm_rms_epsilon", 1e-5);
+  const int rope_dims = meta.integer(a + "rope.dimension_count", cfg.n_heads > 0 ? cfg.dim / cfg.n_heads : 0);
+  cfg.head_dim = meta.integer(a + "attention.key_length", rope_dims);
+  if (rope_dims != cfg.head_dim)
+    throw Error(path, "metadata " + a + "rope.dimension_count " + std::to_string(rope_dims) + " differs from the head dim " +
+                          std::to_string(cfg.head_dim) + "; partial rotary embeddings are not supported");
+  if (meta.find(a + "attention.value_length") && meta.integer(a + "attention.value_length", 0) != cfg.head_dim)
+    throw Error(path, "metadata " + a + "attention.value_length differs from attention.key_length; not supported");
+  if (const std::string st = meta.str(a + "rope.scaling.type", "none"); st == "linear") {
+    cfg.rope_type = "linear";
+    cfg.rope_factor = meta.positive(a + "rope.scaling.factor", 1.0);
+  } else if (st != "none") {
+    throw Error(path, "metadata " + a + "rope.scaling.type '" + st + "' is not supported (none and linear are)");
+  }
   const int align = meta.integer("general.alignment", 32, false, 1, 1 << 24);
   if ((align & (align - 1)) != 0) throw Error(path, "general.alignment " + std::to_string(align) + " is not a power of two");
 
@@ -287,8 +286,19 @@ Model load_gguf(const std::string& path) {
     if (t.offset > data_len || nbytes > data_len - t.offset)
       throw Error(path, "tensor " + t.name + " data (" + std::to_string(nbytes) + " bytes at offset " + std::to_string(t.offset) +
                             ") runs past the end of the file");
-    const std::string name = map_name(t.name);
-    if (name.empty()) continue;
+    int layer = -1;
+    const TensorSpec* spec = match_gguf(*arch, t.name, &layer);
+    if (!spec) throw Error(path, "tensor " + t.name + " is not part of the " + arch_name + " architecture");
+    if (spec->role == Role::RopeFreqs) {  // Llama-3.1 RoPE frequency divisors: part of the config
+      if (dt != DType::F32 || t.dims.size() != 1)
+        throw Error(path, "tensor " + t.name + " must be a 1-D F32 tensor");
+      cfg.rope_freq_factors.resize(t.dims[0]);
+      std::memcpy(cfg.rope_freq_factors.data(), file->data() + data0 + t.offset, nbytes);
+      for (float f : cfg.rope_freq_factors)
+        if (!(f > 0 && f < 1e9)) throw Error(path, "tensor " + t.name + " holds a non-positive or absurd factor");
+      continue;
+    }
+    const std::string name = hf_name(*spec, layer);
     TensorInfo ti;
     ti.name = name;
     ti.dtype = dt;
@@ -299,9 +309,9 @@ Model load_gguf(const std::string& path) {
     if (m.tensors.count(name)) throw Error(path, "tensor " + t.name + " appears twice");
     m.tensors[name] = std::move(ti);
   }
-  cfg.tied_embeddings = !m.tensors.count(kLmHead);
+  cfg.tied_embeddings = !m.tensors.count(tensor_name(cfg, Role::LmHead));
   read_vocab(meta, m);
-  if (auto it = m.tensors.find(kEmbed); it != m.tensors.end() && !it->second.shape.empty())
+  if (auto it = m.tensors.find(tensor_name(cfg, Role::Embed)); it != m.tensors.end() && !it->second.shape.empty())
     cfg.vocab_size = static_cast<int>(std::min<int64_t>(it->second.shape[0], 1 << 30));
   else
     cfg.vocab_size = static_cast<int>(std::min<size_t>(m.vocab.tokens.size(), 1 << 30));

@@ -1,4 +1,4 @@
-// Hugging Face model directories: config.json (LlamaForCausalLM / MistralForCausalLM) and
+// Hugging Face model directories: config.json (a class of the architecture table) and
 // model.safetensors, or shards model-0000i-of-0000n.safetensors listed in model.safetensors.index.json.
 // safetensors: u64 little-endian header length N, N bytes of JSON {name: {dtype, shape,
 // data_offsets: [begin, end]}, "__metadata__": {...}}, then the data; offsets are relative to 8 + N.
@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/architecture.h"
 #include "model/loaders.h"
 #include "core/error.h"
 
@@ -43,7 +44,43 @@ json read_json_file(const std::string& path) {
   return j;
 }
 
-// Reads the Llama hyper-parameters from config.json; every key is type-checked.
+// config.json "rope_scaling": default, linear and llama3 (transformers' rope_type names; "type" is
+// the older spelling) are implemented; any other type is refused with its name.
+void read_rope_scaling(const std::string& path, const json& r, ModelConfig& c) {
+  auto bad = [&](const std::string& what) { return Error(path, "\"rope_scaling\" " + what); };
+  if (!r.is_object()) throw bad("must be an object or null");
+  std::string type;
+  for (const char* k : {"rope_type", "type"})
+    if (r.contains(k) && !r.at(k).is_null()) {
+      if (!r.at(k).is_string()) throw bad(std::string(k) + " must be a string");
+      type = r.at(k).get<std::string>();
+      break;
+    }
+  if (type.empty()) throw bad("has no rope_type");
+  auto num = [&](const char* k) {
+    if (!r.contains(k) || !r.at(k).is_number()) throw bad(std::string("of type ") + type + " needs a number " + k);
+    const double v = r.at(k).get<double>();
+    if (!(v > 0 && v < 1e9)) throw bad(std::string(k) + " = " + std::to_string(v) + " is out of range");
+    return v;
+  };
+  if (type == "default") return;
+  if (type == "linear") {
+    c.rope_type = type;
+    c.rope_factor = num("factor");
+  } else if (type == "llama3") {
+    c.rope_type = type;
+    c.rope_factor = num("factor");
+    c.rope_low_freq_factor = num("low_freq_factor");
+    c.rope_high_freq_factor = num("high_freq_factor");
+    c.rope_original_max_pos = static_cast<int>(num("original_max_position_embeddings"));
+    if (!(c.rope_high_freq_factor > c.rope_low_freq_factor))
+      throw bad("high_freq_factor must be larger than low_freq_factor");
+  } else {
+    throw bad("type '" + type + "' is not supported (default, linear and llama3 are; dynamic, yarn and longrope are not)");
+  }
+}
+
+// Reads the hyper-parameters from config.json; every key is type-checked.
 ModelConfig read_hf_config(const std::string& path) {
   const json j = read_json_file(path);
   ModelConfig c;
@@ -81,14 +118,15 @@ ModelConfig read_hf_config(const std::string& path) {
     return j.at(key).get<bool>();
   };
 
+  const Architecture* arch = &architecture("llama");
   if (has("architectures")) {
     const json& a = j.at("architectures");
     if (!a.is_array() || a.empty() || !a[0].is_string()) throw key_err("architectures", "must be a list of strings");
-    const std::string arch = a[0].get<std::string>();
-    if (arch != "LlamaForCausalLM" && arch != "MistralForCausalLM")
-      throw Error(path, "unsupported architecture " + arch + " (LlamaForCausalLM and MistralForCausalLM are)");
-    c.architecture = arch == "MistralForCausalLM" ? "mistral" : "llama";
+    const std::string cls = a[0].get<std::string>();
+    arch = architecture_for_hf_class(cls);
+    if (!arch) throw Error(path, "unsupported architecture " + cls + " (supported: " + known_hf_classes() + ")");
   }
+  set_architecture(c, *arch);
   c.dim = get_int("hidden_size", true, 0);
   c.hidden_dim = get_int("intermediate_size", true, 0);
   c.n_layers = get_int("num_hidden_layers", true, 0);
@@ -100,12 +138,30 @@ ModelConfig read_hf_config(const std::string& path) {
   c.rope_theta = static_cast<float>(get_num("rope_theta", 10000.0));
   c.norm_eps = static_cast<float>(get_num("rms_norm_eps", 1e-6));
   c.tied_embeddings = get_bool("tie_word_embeddings", false);
-  // Features the backends do not implement: refuse rather than compute something else.
-  if (has("rope_scaling")) throw key_err("rope_scaling", "is set; scaled rotary embeddings are not supported");
+  // Features that change the math: implemented ones are read, the rest refused rather than
+  // computed as something else.
+  if (has("rope_scaling")) read_rope_scaling(path, j.at("rope_scaling"), c);
+  if (has("partial_rotary_factor") && get_num("partial_rotary_factor", 1.0) != 1.0)
+    throw key_err("partial_rotary_factor", "is not 1; partial rotary embeddings are not supported");
   if (const std::string act = get_str("hidden_act"); !act.empty() && act != "silu")
     throw key_err("hidden_act", "is " + act + "; only silu is supported");
-  if (get_bool("attention_bias", false) || get_bool("mlp_bias", false))
-    throw Error(path, "attention_bias / mlp_bias are not supported");
+  if (get_bool("attention_bias", false)) throw key_err("attention_bias", "is true; attention biases are not supported");
+  if (get_bool("mlp_bias", false)) throw key_err("mlp_bias", "is true; MLP biases are not supported");
+  if (arch->sliding_window) {
+    c.sliding_window = get_int("sliding_window", false, 0);  // null: unlimited
+  } else {
+    // Qwen2/Qwen3 carry a sliding_window value that only applies with use_sliding_window.
+    if (get_bool("use_sliding_window", false))
+      throw key_err("use_sliding_window", "is true; " + std::string(arch->hf_class) +
+                                              "'s per-layer sliding window is not implemented");
+  }
+  if (has("layer_types")) {
+    const json& lt = j.at("layer_types");
+    if (!lt.is_array()) throw key_err("layer_types", "must be a list of strings");
+    for (const auto& t : lt)
+      if (!t.is_string() || t.get<std::string>() != "full_attention")
+        throw key_err("layer_types", "has a layer that is not full_attention; per-layer attention types are not implemented");
+  }
   auto first_id = [&](const char* key, int dflt) {
     if (!has(key)) return dflt;
     const json& v = j.at(key).is_array() && !j.at(key).empty() ? j.at(key)[0] : j.at(key);
@@ -225,7 +281,15 @@ Model load_hf_dir(const std::string& dir) {
   else
     throw Error(dir, "no model.safetensors or model.safetensors.index.json (only safetensors weights are supported)");
   // Tied models use the embedding as classifier; drop a stored copy so there is one source of truth.
-  if (m.cfg.tied_embeddings) m.tensors.erase(kLmHead);
+  // Buffers derived from the config (rotary inv_freq) are dropped too; anything else the
+  // architecture does not know is refused by validate_model().
+  const Architecture& arch = architecture(m.cfg.architecture);
+  for (auto it = m.tensors.begin(); it != m.tensors.end();) {
+    int layer = 0;
+    const TensorSpec* s = match_hf(arch, it->first, &layer);
+    const bool drop = s && (s->role == Role::Derived || (s->role == Role::LmHead && m.cfg.tied_embeddings));
+    it = drop ? m.tensors.erase(it) : std::next(it);
+  }
   if (fs::exists(d / "tokenizer.model", ec)) m.tokenizer_model_path = (d / "tokenizer.model").string();
   return m;
 }

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "model/architecture.h"
 #include "model/loaders.h"
 #include "core/error.h"
 
@@ -56,8 +57,10 @@ struct Layout {
     p += t.nbytes;
     m.tensors[name] = std::move(t);
   }
-  void per_layer(int64_t L, const char* suffix, const std::vector<int64_t>& shape) {
-    for (int l = 0; l < L; ++l) take(tn_layer(l, suffix), shape);
+  // The file's order is fixed by llama2.c; the names come from the architecture table.
+  void take(Role r, std::vector<int64_t> shape) { take(tensor_name(m.cfg, r), std::move(shape)); }
+  void per_layer(int64_t L, Role r, const std::vector<int64_t>& shape) {
+    for (int l = 0; l < L; ++l) take(tensor_name(m.cfg, r, l), shape);
   }
 };
 
@@ -111,27 +114,27 @@ Model load_llama2c(const std::string& path) {
 
   Layout lay{m, file->data() + header, path};
   if (version == 0) {
-    lay.take(kEmbed, {V, D});
-    lay.per_layer(L, "input_layernorm.weight", {D});
+    lay.take(Role::Embed, {V, D});
+    lay.per_layer(L, Role::AttnNorm, {D});
   } else {
-    lay.per_layer(L, "input_layernorm.weight", {D});
-    lay.per_layer(L, "post_attention_layernorm.weight", {D});
-    lay.take(kFinalNorm, {D});
-    lay.take(kEmbed, {V, D});
+    lay.per_layer(L, Role::AttnNorm, {D});
+    lay.per_layer(L, Role::FfnNorm, {D});
+    lay.take(Role::FinalNorm, {D});
+    lay.take(Role::Embed, {V, D});
   }
-  lay.per_layer(L, "self_attn.q_proj.weight", {D, D});
-  lay.per_layer(L, "self_attn.k_proj.weight", {KV, D});
-  lay.per_layer(L, "self_attn.v_proj.weight", {KV, D});
-  lay.per_layer(L, "self_attn.o_proj.weight", {D, D});
-  if (version == 0) lay.per_layer(L, "post_attention_layernorm.weight", {D});
-  lay.per_layer(L, "mlp.gate_proj.weight", {H, D});  // w1
-  lay.per_layer(L, "mlp.down_proj.weight", {D, H});  // w2
-  lay.per_layer(L, "mlp.up_proj.weight", {H, D});    // w3
+  lay.per_layer(L, Role::Wq, {D, D});
+  lay.per_layer(L, Role::Wk, {KV, D});
+  lay.per_layer(L, Role::Wv, {KV, D});
+  lay.per_layer(L, Role::Wo, {D, D});
+  if (version == 0) lay.per_layer(L, Role::FfnNorm, {D});
+  lay.per_layer(L, Role::Wgate, {H, D});  // w1
+  lay.per_layer(L, Role::Wdown, {D, H});  // w2
+  lay.per_layer(L, Role::Wup, {H, D});    // w3
   if (version == 0) {
-    lay.take(kFinalNorm, {D});
+    lay.take(Role::FinalNorm, {D});
     lay.p += S * hd * 4;  // freq_cis_real + freq_cis_imag: S * hd/2 floats each
   }
-  if (!h.shared) lay.take(kLmHead, {V, D});
+  if (!h.shared) lay.take(Role::LmHead, {V, D});
   return m;
 }
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "model/architecture.h"
 #include "model/half.h"
 #include "model/loaders.h"
 #include "core/error.h"
@@ -73,8 +74,11 @@ static bool ends_with(const std::string& s, const char* suffix) {
   return s.size() >= k && s.compare(s.size() - k, k, suffix) == 0;
 }
 
-static bool is_qk(const std::string& name) {
-  return ends_with(name, "self_attn.q_proj.weight") || ends_with(name, "self_attn.k_proj.weight");
+// Q and K weights are the rows RoPE rotates (the only ones a Q/K permutation touches).
+static bool is_qk(const ModelConfig& c, const std::string& name) {
+  int layer = 0;
+  const TensorSpec* s = match_hf(architecture(c.architecture), name, &layer);
+  return s && (s->role == Role::Wq || s->role == Role::Wk);
 }
 
 // Dequantises `n` elements stored as `dt` at `p` into `out`.
@@ -111,7 +115,7 @@ std::vector<float> Model::load_f32(const std::string& name) const {
                             std::to_string(dtype_bytes(t.dtype, n)));
   std::vector<float> out(n);
   dequantize(t.dtype, t.data, n, out.data());
-  if (!(qk_interleaved && is_qk(name))) return out;
+  if (!(qk_interleaved && is_qk(cfg, name))) return out;
 
   // Stored rows of each head are in interleaved-RoPE order (llama.cpp / Meta): HF row i < hd/2 sits
   // at 2i and HF row hd/2 + i at 2i + 1. Undo it so backends see the rotate-half convention.
@@ -137,7 +141,7 @@ static std::string config_source(const Model& m) {
   return "the config";
 }
 
-void validate_llama(const Model& m) {
+void validate_model(const Model& m) {
   const auto& c = m.cfg;
   // The file to blame for model-wide problems: the only weights file, else what the user named.
   const std::string f = m.files.size() == 1 ? m.files[0]->path() : m.path;
@@ -164,8 +168,11 @@ void validate_llama(const Model& m) {
   if (!(c.norm_eps > 0 && c.norm_eps < 1)) throw Error(f, "RMS norm epsilon " + std::to_string(c.norm_eps) + " is not in (0, 1)");
   if (!(c.rope_theta > 1 && c.rope_theta < 1e12f)) throw Error(f, "rope theta " + std::to_string(c.rope_theta) + " is not sane");
 
-  const int64_t D = c.dim, H = c.hidden_dim, q = int64_t(c.n_heads) * c.head_dim,
-                kv = int64_t(c.n_kv_heads) * c.head_dim, V = c.vocab_size;
+  if (c.sliding_window < 0) throw Error(f, "sliding window " + std::to_string(c.sliding_window) + " is negative");
+  rope_inv_freq(c);  // refuses an unknown rope type or a rope_freqs of the wrong length
+
+  // Every tensor the architecture needs, with the shape the config implies; nothing it does not know.
+  const Architecture& arch = architecture(c.architecture);
   auto expect = [&](const std::string& name, const std::vector<int64_t>& shape) {
     auto it = m.tensors.find(name);
     if (it == m.tensors.end()) throw Error(f, "missing tensor " + name);
@@ -178,20 +185,22 @@ void validate_llama(const Model& m) {
       throw Error(t.file, "tensor " + name + " has " + std::to_string(t.nbytes) + " bytes of data, its shape needs " +
                               std::to_string(dtype_bytes(t.dtype, t.numel())));
   };
-  expect(kEmbed, {V, D});
-  for (int l = 0; l < c.n_layers; ++l) {
-    expect(tn_layer(l, "input_layernorm.weight"), {D});
-    expect(tn_layer(l, "self_attn.q_proj.weight"), {q, D});
-    expect(tn_layer(l, "self_attn.k_proj.weight"), {kv, D});
-    expect(tn_layer(l, "self_attn.v_proj.weight"), {kv, D});
-    expect(tn_layer(l, "self_attn.o_proj.weight"), {D, q});
-    expect(tn_layer(l, "post_attention_layernorm.weight"), {D});
-    expect(tn_layer(l, "mlp.gate_proj.weight"), {H, D});
-    expect(tn_layer(l, "mlp.up_proj.weight"), {H, D});
-    expect(tn_layer(l, "mlp.down_proj.weight"), {D, H});
+  for (const auto& s : arch.tensors) {
+    if (!s.hf) continue;
+    for (int l = 0; l < (s.per_layer ? c.n_layers : 1); ++l) {
+      const std::string name = hf_name(s, l);
+      if (tensor_needed(s, c) || (s.optional && s.shape(c).size() && m.tensors.count(name))) expect(name, s.shape(c));
+    }
   }
-  expect(kFinalNorm, {D});
-  if (!c.tied_embeddings || m.tensors.count(kLmHead)) expect(kLmHead, {V, D});
+  for (const auto& [name, t] : m.tensors) {
+    int layer = -1;
+    const TensorSpec* s = match_hf(arch, name, &layer);
+    if (!s || !(tensor_needed(*s, c) || s->optional))
+      throw Error(t.file, "tensor " + name + " is not part of the " + c.architecture + " architecture");
+    if (s->per_layer && layer >= c.n_layers)
+      throw Error(t.file, "tensor " + name + " belongs to layer " + std::to_string(layer) + " but the model has " +
+                              std::to_string(c.n_layers) + " layers");
+  }
 }
 
 void compute_checksum(Model& m) {
@@ -236,7 +245,7 @@ Model load_model(const std::string& path) {
     else
       m = load_llama2c(path);
   }
-  validate_llama(m);
+  validate_model(m);
   compute_checksum(m);
   return m;
 }

@@ -21,7 +21,7 @@ const char* dtype_name(DType t);
 uint64_t dtype_bytes(DType t, uint64_t n);
 
 struct ModelConfig {
-  std::string architecture = "llama";  // llama | mistral
+  std::string architecture = "llama";  // a name in the architecture table (model/architecture.h)
   int dim = 0;           // hidden_size
   int hidden_dim = 0;    // intermediate_size
   int n_layers = 0;
@@ -34,6 +34,17 @@ struct ModelConfig {
   float norm_eps = 1e-5f;
   bool tied_embeddings = false;
   int bos_id = 1, eos_id = 2;
+  // Features the architecture implies (set_architecture in model/architecture.h).
+  bool qkv_bias = false;   // q/k/v projections have biases (Qwen2)
+  bool qk_norm = false;    // per-head RMSNorm of q and k before RoPE (Qwen3)
+  // Mistral's sliding window as transformers applies it: the query at position p attends keys at
+  // positions k with p - sliding_window < k <= p. 0: unlimited.
+  int sliding_window = 0;
+  // RoPE scaling (config.json rope_scaling, GGUF rope.scaling.* and rope_freqs); see rope_inv_freq().
+  std::string rope_type = "default";  // default | linear | llama3
+  double rope_factor = 1, rope_low_freq_factor = 1, rope_high_freq_factor = 4;
+  int rope_original_max_pos = 8192;
+  std::vector<float> rope_freq_factors;  // GGUF rope_freqs: inverse frequency i is divided by [i]
 };
 
 struct TensorInfo {
@@ -85,8 +96,9 @@ inline constexpr const char* kEmbed = "model.embed_tokens.weight";
 inline constexpr const char* kFinalNorm = "model.norm.weight";
 inline constexpr const char* kLmHead = "lm_head.weight";
 
-// Checks that every tensor the Llama architecture needs is present with the shape cfg implies.
-void validate_llama(const Model& m);
+// Checks the config and that every tensor the architecture (model/architecture.h) needs is present
+// with the shape cfg implies, and that no tensor is one the architecture does not know.
+void validate_model(const Model& m);
 // Computes and stores m.weights_checksum.
 void compute_checksum(Model& m);
 

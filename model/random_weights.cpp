@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "model/architecture.h"
 
 namespace eeb {
 namespace {
@@ -41,23 +42,30 @@ Model random_llama(const ModelConfig& c, uint64_t seed) {
     m.tensors[name] = t;
     m.keepalive.push_back(buf);
   };
-  const int64_t D = c.dim, H = c.hidden_dim, q = int64_t(c.n_heads) * c.head_dim,
-                kv = int64_t(c.n_kv_heads) * c.head_dim;
-  const float s = std::sqrt(3.f / D);
-  add(kEmbed, {c.vocab_size, D}, 1.f);
-  for (int l = 0; l < c.n_layers; ++l) {
-    add(tn_layer(l, "input_layernorm.weight"), {D}, 0.1f, 1.f);
-    add(tn_layer(l, "self_attn.q_proj.weight"), {q, D}, s);
-    add(tn_layer(l, "self_attn.k_proj.weight"), {kv, D}, s);
-    add(tn_layer(l, "self_attn.v_proj.weight"), {kv, D}, s);
-    add(tn_layer(l, "self_attn.o_proj.weight"), {D, q}, s);
-    add(tn_layer(l, "post_attention_layernorm.weight"), {D}, 0.1f, 1.f);
-    add(tn_layer(l, "mlp.gate_proj.weight"), {H, D}, s);
-    add(tn_layer(l, "mlp.up_proj.weight"), {H, D}, s);
-    add(tn_layer(l, "mlp.down_proj.weight"), {D, H}, std::sqrt(3.f / H));
-  }
-  add(kFinalNorm, {D}, 0.1f, 1.f);
-  add(kLmHead, {c.vocab_size, D}, s);
+  // Every tensor the architecture needs (and lm_head even when tied, as before: benchmarks time an
+  // untied head), in the order embedding, layers, the rest: the order (and so the values) this
+  // builder always had. Matrices uniform ±sqrt(3 / dim) (down_proj: ±sqrt(3 / intermediate)),
+  // norms around 1, biases small.
+  const auto& specs = architecture(c.architecture).tensors;
+  auto put = [&](const TensorSpec& spec, int l) {
+    if (!spec.hf || spec.init == Init::None) return;
+    if (!tensor_needed(spec, c) && spec.role != Role::LmHead) return;
+    const std::vector<int64_t> shape = spec.shape(c);
+    const float fan_in = float(spec.role == Role::Wdown ? c.hidden_dim : c.dim);
+    switch (spec.init) {
+      case Init::Embed: add(hf_name(spec, l), shape, 1.f); break;
+      case Init::Norm: add(hf_name(spec, l), shape, 0.1f, 1.f); break;
+      case Init::Bias: add(hf_name(spec, l), shape, 0.1f); break;
+      default: add(hf_name(spec, l), shape, std::sqrt(3.f / fan_in)); break;
+    }
+  };
+  for (const auto& spec : specs)
+    if (spec.role == Role::Embed) put(spec, -1);
+  for (int l = 0; l < c.n_layers; ++l)
+    for (const auto& spec : specs)
+      if (spec.per_layer) put(spec, l);
+  for (const auto& spec : specs)
+    if (!spec.per_layer && spec.role != Role::Embed) put(spec, -1);
   return m;
 }
 

@@ -4,11 +4,12 @@
 //   write_safetensors(m, path, dtype)            one .safetensors file (F32 | F16 | BF16)
 //   write_hf_dir(m, dir, dtype, shards)          config.json + model.safetensors, or shards + index
 //   write_gguf(m, path, dtype, version, vocab)   GGUF v2/v3 (F32 | F16 | BF16 | Q8_0), llama.cpp layout:
-//                                                1-D tensors stay F32; Q8_0 rows not a multiple of 32 -> F16
+//                                                1-D tensors stay F32; Q8_0 rows not a multiple of 32 -> F16;
+//                                                architectures llama (Mistral too), qwen2, qwen3
 //   write_llama2c(m, path)                       legacy llama2.c .bin (float32)
 //
-// GGUF and llama2.c store Q/K rows in interleaved-RoPE order: the writers apply llama.cpp's
-// permutation so that Model::load_f32() has to undo it. Conversions are written here independently
+// GGUF (Llama family) and llama2.c store Q/K rows in interleaved-RoPE order: the writers apply
+// llama.cpp's permutation so that Model::load_f32() has to undo it. Conversions are written here independently
 // of the loaders: IEEE half and bfloat16 with round-to-nearest-even; Q8_0 as in llama.cpp
 // (per block of 32: d = max|x| / 127, q = round(x / d), d stored as half).
 #pragma once
@@ -133,11 +134,15 @@ inline std::vector<float> hf_to_interleaved(const std::vector<float>& w, int64_t
   return out;
 }
 
-// The tensor as floats in the order a Meta-style file stores it (Q/K interleaved).
+// llama.cpp's converter permutes Q/K rows for the Llama family only (Qwen2/Qwen3 use NeoX RoPE).
+inline bool permutes_qk(const ModelConfig& c) { return c.architecture == "llama" || c.architecture == "mistral"; }
+
+// The tensor as floats in the order a Meta-style file stores it (Q/K interleaved for Llama).
 inline std::vector<float> interleaved_f32(const Model& m, const std::string& name) {
   std::vector<float> x = m.load_f32(name);
   const TensorInfo& t = m.tensor(name);
-  if (is_qk_weight(name)) x = hf_to_interleaved(x, t.shape[0], t.numel() / t.shape[0], m.cfg.head_dim);
+  if (is_qk_weight(name) && permutes_qk(m.cfg))
+    x = hf_to_interleaved(x, t.shape[0], t.numel() / t.shape[0], m.cfg.head_dim);
   return x;
 }
 
@@ -179,9 +184,18 @@ inline void write_safetensors(const Model& m, const std::string& path, DType dty
   write_safetensors_subset(m, tensor_names(m), path, dtype);
 }
 
+inline const char* hf_class(const ModelConfig& c) {
+  if (c.architecture == "mistral") return "MistralForCausalLM";
+  if (c.architecture == "qwen2") return "Qwen2ForCausalLM";
+  if (c.architecture == "qwen3") return "Qwen3ForCausalLM";
+  return "LlamaForCausalLM";
+}
+
+// config.json as transformers writes it for the architecture (rope_scaling and sliding_window
+// included when the config uses them).
 inline nlohmann::ordered_json hf_config_json(const ModelConfig& c) {
   using oj = nlohmann::ordered_json;
-  return {{"architectures", oj::array({c.architecture == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"})},
+  oj j = {{"architectures", oj::array({hf_class(c)})},
           {"model_type", c.architecture},
           {"hidden_act", "silu"},
           {"hidden_size", c.dim},
@@ -198,6 +212,21 @@ inline nlohmann::ordered_json hf_config_json(const ModelConfig& c) {
           {"bos_token_id", c.bos_id},
           {"eos_token_id", c.eos_id},
           {"torch_dtype", "float32"}};
+  if (c.rope_type == "linear") j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", c.rope_factor}};
+  if (c.rope_type == "llama3")
+    j["rope_scaling"] = {{"factor", c.rope_factor},
+                         {"high_freq_factor", c.rope_high_freq_factor},
+                         {"low_freq_factor", c.rope_low_freq_factor},
+                         {"original_max_position_embeddings", c.rope_original_max_pos},
+                         {"rope_type", "llama3"}};
+  if (c.architecture == "mistral") j["sliding_window"] = c.sliding_window > 0 ? oj(c.sliding_window) : oj(nullptr);
+  if (c.architecture == "qwen2" || c.architecture == "qwen3") {
+    j["use_sliding_window"] = false;
+    j["sliding_window"] = c.max_seq_len;  // as Qwen configs carry it: unused without use_sliding_window
+    j["max_window_layers"] = c.n_layers;
+  }
+  if (c.architecture == "qwen3") j["attention_bias"] = false;
+  return j;
 }
 
 // config.json plus model.safetensors (shards == 1) or model-0000i-of-0000n.safetensors + index.
@@ -271,7 +300,9 @@ inline std::string gguf_name(const std::string& hf) {
       {"self_attn.k_proj.weight", "attn_k.weight"},      {"self_attn.v_proj.weight", "attn_v.weight"},
       {"self_attn.o_proj.weight", "attn_output.weight"}, {"post_attention_layernorm.weight", "ffn_norm.weight"},
       {"mlp.gate_proj.weight", "ffn_gate.weight"},       {"mlp.up_proj.weight", "ffn_up.weight"},
-      {"mlp.down_proj.weight", "ffn_down.weight"}};
+      {"mlp.down_proj.weight", "ffn_down.weight"},       {"self_attn.q_proj.bias", "attn_q.bias"},
+      {"self_attn.k_proj.bias", "attn_k.bias"},          {"self_attn.v_proj.bias", "attn_v.bias"},
+      {"self_attn.q_norm.weight", "attn_q_norm.weight"}, {"self_attn.k_norm.weight", "attn_k_norm.weight"}};
   const std::string pre = "model.layers.";
   if (hf.rfind(pre, 0) != 0) return "";
   const auto dot = hf.find('.', pre.size());
@@ -297,32 +328,69 @@ inline DType gguf_tensor_dtype(const TensorInfo& t, DType want) {
   return t.shape.back() % 32 == 0 ? DType::Q8_0 : DType::F16;
 }
 
+// llama.cpp's convert_hf_to_gguf.py (LlamaModel.generate_extra_tensors) for rope_type llama3:
+// per rotation pair, the divisor of its frequency (1 for short wavelengths, factor for long ones,
+// 1 / ((1 - smooth) / factor + smooth) between).
+inline std::vector<float> llama3_rope_freqs(const ModelConfig& c) {
+  std::vector<float> out;
+  const double old_len = c.rope_original_max_pos;
+  const double low_wavelen = old_len / c.rope_low_freq_factor, high_wavelen = old_len / c.rope_high_freq_factor;
+  for (int i = 0; i < c.head_dim; i += 2) {
+    const double freq = 1.0 / std::pow(double(c.rope_theta), double(i) / c.head_dim);
+    const double wavelen = 2 * M_PI / freq;
+    if (wavelen < high_wavelen) {
+      out.push_back(1.f);
+    } else if (wavelen > low_wavelen) {
+      out.push_back(static_cast<float>(c.rope_factor));
+    } else {
+      const double smooth = (old_len / wavelen - c.rope_low_freq_factor) / (c.rope_high_freq_factor - c.rope_low_freq_factor);
+      out.push_back(static_cast<float>(1.0 / ((1 - smooth) / c.rope_factor + smooth)));
+    }
+  }
+  return out;
+}
+
+// GGUF of m as llama.cpp lays it out: general.architecture = llama (also for Mistral, as the
+// converter does), qwen2 or qwen3; metadata under that prefix; a rope_freqs tensor for llama3 RoPE
+// scaling, rope.scaling.* for linear.
 inline void write_gguf(const Model& m, const std::string& path, DType dtype, int version = 3,
                        const EmbeddedVocab* vocab = nullptr) {
   const auto& c = m.cfg;
-  struct Item { std::string gname, hf; DType dt; std::vector<uint8_t> bytes; };
+  struct Item { std::string gname; std::vector<int64_t> shape; DType dt; std::vector<uint8_t> bytes; };
   std::vector<Item> items;
   for (const auto& name : tensor_names(m)) {
     const std::string g = gguf_name(name);
     if (g.empty()) continue;
     const DType dt = gguf_tensor_dtype(m.tensor(name), dtype);
-    items.push_back({g, name, dt, encode(interleaved_f32(m, name), dt)});
+    items.push_back({g, m.tensor(name).shape, dt, encode(interleaved_f32(m, name), dt)});
   }
+  if (c.rope_type == "llama3") {
+    const std::vector<float> f = llama3_rope_freqs(c);
+    items.push_back({"rope_freqs.weight", {int64_t(f.size())}, DType::F32, encode(f, DType::F32)});
+  }
+  const std::string arch = permutes_qk(c) ? "llama" : c.architecture;
+  const std::string a = arch + ".";
+  const bool linear = c.rope_type == "linear";
   GgufBuilder w;
-  const uint64_t n_kv = 12 + (vocab ? 8 : 0);
+  const uint64_t n_kv = 13 + (vocab ? 8 : 0) + (linear ? 2 : 0);
   w.header(static_cast<uint32_t>(version), items.size(), n_kv);
-  w.kv_str("general.architecture", "llama");
+  w.kv_str("general.architecture", arch);
   w.kv_str("general.name", "eebench test model");
   w.kv_u32("general.alignment", 32);
-  w.kv_u32("llama.context_length", c.max_seq_len);
-  w.kv_u32("llama.embedding_length", c.dim);
-  w.kv_u32("llama.block_count", c.n_layers);
-  w.kv_u32("llama.feed_forward_length", c.hidden_dim);
-  w.kv_u32("llama.rope.dimension_count", c.head_dim);
-  w.kv_u32("llama.attention.head_count", c.n_heads);
-  w.kv_u32("llama.attention.head_count_kv", c.n_kv_heads);
-  w.kv_f32("llama.attention.layer_norm_rms_epsilon", c.norm_eps);
-  w.kv_f32("llama.rope.freq_base", c.rope_theta);
+  w.kv_u32(a + "context_length", c.max_seq_len);
+  w.kv_u32(a + "embedding_length", c.dim);
+  w.kv_u32(a + "block_count", c.n_layers);
+  w.kv_u32(a + "feed_forward_length", c.hidden_dim);
+  w.kv_u32(a + "rope.dimension_count", c.head_dim);
+  w.kv_u32(a + "attention.key_length", c.head_dim);
+  w.kv_u32(a + "attention.head_count", c.n_heads);
+  w.kv_u32(a + "attention.head_count_kv", c.n_kv_heads);
+  w.kv_f32(a + "attention.layer_norm_rms_epsilon", c.norm_eps);
+  w.kv_f32(a + "rope.freq_base", c.rope_theta);
+  if (linear) {
+    w.kv_str(a + "rope.scaling.type", "linear");
+    w.kv_f32(a + "rope.scaling.factor", static_cast<float>(c.rope_factor));
+  }
   if (vocab) {
     w.kv_str("tokenizer.ggml.model", vocab->model);
     w.str("tokenizer.ggml.tokens"), w.raw<uint32_t>(GgufBuilder::ARRAY), w.raw<uint32_t>(GgufBuilder::STRING);
@@ -341,7 +409,7 @@ inline void write_gguf(const Model& m, const std::string& path, DType dtype, int
   }
   uint64_t off = 0;
   for (const auto& it : items) {
-    w.tensor_info(it.gname, m.tensor(it.hf).shape, ggml_type(it.dt), off);
+    w.tensor_info(it.gname, it.shape, ggml_type(it.dt), off);
     off += (it.bytes.size() + 31) / 32 * 32;
   }
   w.pad_to(32);

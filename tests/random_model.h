@@ -1,4 +1,4 @@
-// Small random Llama models built in memory, for tests that compare against independent computations.
+// Small random models of any architecture in the table, built in memory, for tests that compare against independent computations.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "model/architecture.h"
 #include "model/model.h"
 
 namespace eeb::testing {
@@ -47,31 +48,35 @@ inline void add_random_tensor(Model& m, const std::string& name, std::vector<int
   m.keepalive.push_back(buf);
 }
 
-// A random model in the HF convention with every tensor validate_llama() expects.
-inline Model random_model(const ModelConfig& cfg, uint64_t seed = 1) {
+// A random model in the HF convention with every tensor validate_model() expects of cfg's
+// architecture (model/architecture.h), in the order embedding, each layer's tensors, the rest.
+inline Model random_model(const ModelConfig& cfg_in, uint64_t seed = 1) {
   Model m;
   m.path = "<random seed " + std::to_string(seed) + ">";
   m.format = "memory";
-  m.cfg = cfg;
+  m.cfg = cfg_in;
+  set_architecture(m.cfg, architecture(cfg_in.architecture));
+  const ModelConfig& cfg = m.cfg;
   std::mt19937_64 rng(seed);
-  const int64_t D = cfg.dim, H = cfg.hidden_dim, hd = cfg.head_dim;
-  const int64_t q = cfg.n_heads * hd, kv = cfg.n_kv_heads * hd;
-  const float s = 1.0f / std::sqrt(static_cast<float>(D));
-  add_random_tensor(m, kEmbed, {cfg.vocab_size, D}, rng, 1.0f);
-  for (int l = 0; l < cfg.n_layers; ++l) {
-    auto L = [&](const char* suf) { return "model.layers." + std::to_string(l) + "." + suf; };
-    add_random_tensor(m, L("input_layernorm.weight"), {D}, rng, 0.1f, 1.0f);
-    add_random_tensor(m, L("self_attn.q_proj.weight"), {q, D}, rng, s);
-    add_random_tensor(m, L("self_attn.k_proj.weight"), {kv, D}, rng, s);
-    add_random_tensor(m, L("self_attn.v_proj.weight"), {kv, D}, rng, s);
-    add_random_tensor(m, L("self_attn.o_proj.weight"), {D, q}, rng, s);
-    add_random_tensor(m, L("post_attention_layernorm.weight"), {D}, rng, 0.1f, 1.0f);
-    add_random_tensor(m, L("mlp.gate_proj.weight"), {H, D}, rng, s);
-    add_random_tensor(m, L("mlp.up_proj.weight"), {H, D}, rng, s);
-    add_random_tensor(m, L("mlp.down_proj.weight"), {D, H}, rng, 1.0f / std::sqrt(float(H)));
-  }
-  add_random_tensor(m, kFinalNorm, {D}, rng, 0.1f, 1.0f);
-  if (!cfg.tied_embeddings) add_random_tensor(m, kLmHead, {cfg.vocab_size, D}, rng, s);
+  const auto& specs = architecture(cfg.architecture).tensors;
+  auto put = [&](const TensorSpec& s, int l) {
+    if (!s.hf || s.init == Init::None || !tensor_needed(s, cfg)) return;
+    const float scale = s.role == Role::Wdown ? 1.0f / std::sqrt(float(cfg.hidden_dim))
+                                              : 1.0f / std::sqrt(float(cfg.dim));
+    switch (s.init) {
+      case Init::Embed: add_random_tensor(m, hf_name(s, l), s.shape(cfg), rng, 1.0f); break;
+      case Init::Norm: add_random_tensor(m, hf_name(s, l), s.shape(cfg), rng, 0.1f, 1.0f); break;
+      case Init::Bias: add_random_tensor(m, hf_name(s, l), s.shape(cfg), rng, 0.2f); break;
+      default: add_random_tensor(m, hf_name(s, l), s.shape(cfg), rng, scale); break;
+    }
+  };
+  for (const auto& s : specs)
+    if (s.role == Role::Embed) put(s, -1);
+  for (int l = 0; l < cfg.n_layers; ++l)
+    for (const auto& s : specs)
+      if (s.per_layer) put(s, l);
+  for (const auto& s : specs)
+    if (!s.per_layer && s.role != Role::Embed) put(s, -1);
   return m;
 }
 

@@ -14,6 +14,7 @@
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/logit_stats.h"
 #include "core/error.h"
+#include "model/architecture.h"
 
 namespace eeb {
 namespace {
@@ -34,43 +35,28 @@ class CpuHidden : public Hidden {
 };
 
 // Per layer: keys and values of positions [0, length) in capacity × kv_dim buffers, allocated when
-// the layer is first written.
+// the layer is first written. Lengths are kept by the KVCache base.
 class CpuCache : public KVCache {
  public:
   CpuCache(int capacity, int n_layers, int kv_dim)
-      : cap_(capacity), kv_dim_(kv_dim), len_(n_layers, 0), k_(n_layers), v_(n_layers) {}
-  int capacity() const override { return cap_; }
-  int n_layers() const { return static_cast<int>(len_.size()); }
+      : KVCache("backend cpu", capacity, n_layers), kv_dim_(kv_dim), k_(n_layers), v_(n_layers) {}
   int kv_dim() const { return kv_dim_; }
-  int length(int layer) const override { return len_[check_layer(layer)]; }
-  void truncate(int layer, int n) override {
-    check_layer(layer);
-    if (n < 0 || n > len_[layer])
-      fail("truncate(layer " + S(layer) + ", " + S(n) + ") outside the cached length " +
-           S(len_[layer]));
-    len_[layer] = n;
-  }
-  void set_length(int layer, int n) { len_[layer] = n; }
   float* k(int layer) { return alloc(k_[layer]); }
   float* v(int layer) { return alloc(v_[layer]); }
 
  private:
-  int check_layer(int layer) const {
-    if (layer < 0 || layer >= n_layers())
-      fail("KV cache layer " + S(layer) + " outside [0, " + S(n_layers()) + ")");
-    return layer;
-  }
   float* alloc(std::vector<float>& b) {
-    if (b.empty()) b.resize(static_cast<size_t>(cap_) * kv_dim_);
+    if (b.empty()) b.resize(static_cast<size_t>(capacity()) * kv_dim_);
     return b.data();
   }
-  int cap_, kv_dim_;
-  std::vector<int> len_;
+  int kv_dim_;
   std::vector<std::vector<float>> k_, v_;
 };
 
 struct LayerWeights {
   std::vector<float> attn_norm, wqkv, wo, ffn_norm, wgu, wd;  // wqkv = [q; k; v], wgu = [gate; up]
+  std::vector<float> bqkv;            // [q; k; v] biases (Qwen2); empty without
+  std::vector<float> q_norm, k_norm;  // per-head RMSNorm weights (Qwen3); empty without
 };
 
 class CpuBackend : public Backend {
@@ -81,31 +67,29 @@ class CpuBackend : public Backend {
   const ModelConfig& config() const override { return c_; }
   std::string dtype() const override { return "f32"; }
 
-  std::unique_ptr<KVCache> new_cache(int capacity) override {
-    if (capacity <= 0) fail("new_cache: capacity " + S(capacity) + " must be positive");
+
+ protected:
+  std::unique_ptr<KVCache> do_new_cache(int capacity) override {
     return std::make_unique<CpuCache>(capacity, c_.n_layers, kv_dim_);
   }
-  std::unique_ptr<Hidden> embed(std::span<const int32_t> tokens, int pos0) override;
-  void run_layer(int layer, Hidden& h, KVCache& kv) override;
-  void logits(const Hidden& h, int row0, int n, float* out) override;
-  ExitFeatures exit_features(const Hidden& h, int row) override {
+  std::unique_ptr<Hidden> do_embed(std::span<const int32_t> tokens, int pos0) override;
+  void do_run_layer(int layer, Hidden& h, KVCache& kv) override;
+  void do_logits(const Hidden& h, int row0, int n, float* out) override;
+  ExitFeatures do_exit_features(const Hidden& h, int row) override {
     row_logits_.resize(c_.vocab_size);
-    logits(h, row, 1, row_logits_.data());
+    do_logits(h, row, 1, row_logits_.data());
     return logit_stats::exit_features(row_logits_.data(), c_.vocab_size);
   }
-  void read_hidden(const Hidden& h, int row0, int n, float* out) override {
-    const auto& x = as_cpu(h);
-    check_rows(x, row0, n, "read_hidden");
-    if (n > 0) std::memcpy(out, x.row(row0), sizeof(float) * n * c_.dim);
+  void do_read_hidden(const Hidden& h, int row0, int n, float* out) override {
+    std::memcpy(out, as_cpu(h).row(row0), sizeof(float) * n * c_.dim);
   }
-  std::unique_ptr<Hidden> slice(const Hidden& h, int row0, int n) override {
+  std::unique_ptr<Hidden> do_slice(const Hidden& h, int row0, int n) override {
     const auto& x = as_cpu(h);
-    check_rows(x, row0, n, "slice");
     auto out = std::make_unique<CpuHidden>(n, x.pos0() + row0, c_.dim);
     if (n > 0) std::memcpy(out->row(0), x.row(row0), sizeof(float) * n * c_.dim);
     return out;
   }
-  std::unique_ptr<Hidden> concat(std::span<const Hidden* const> parts) override;
+  std::unique_ptr<Hidden> do_concat(std::span<const Hidden* const> parts, int rows) override;
 
  private:
   const CpuHidden& as_cpu(const Hidden& h) const {
@@ -114,11 +98,6 @@ class CpuBackend : public Backend {
     return *p;
   }
   CpuHidden& as_cpu(Hidden& h) const { return const_cast<CpuHidden&>(as_cpu(std::as_const(h))); }
-  void check_rows(const Hidden& h, int row0, int n, const char* what) const {
-    if (row0 < 0 || n < 0 || row0 > h.n_tokens() - n)
-      fail(std::string(what) + ": rows [" + S(row0) + ", " + S(static_cast<long long>(row0) + n) +
-           ") outside a hidden of " + S(h.n_tokens()) + " rows");
-  }
   // Parallelism is ours (OpenMP); OpenBLAS calls run single-threaded inside it.
   static void use_threads() {
     if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
@@ -132,6 +111,7 @@ class CpuBackend : public Backend {
   std::vector<float> embed_, final_norm_, lm_head_own_;
   const float* lm_head_ = nullptr;
   std::vector<LayerWeights> layers_;
+  std::vector<double> inv_freq_;  // [head_dim / 2]
   std::vector<float> cos_, sin_;  // [positions, head_dim / 2]
   int rope_positions_ = 0;
   // Scratch, reused across calls.
@@ -171,12 +151,14 @@ CpuBackend::CpuBackend(const Model& m, const BackendOptions& opt) : c_(m.cfg) {
   kv_dim_ = c.n_kv_heads * c.head_dim;
   qkv_dim_ = q_dim_ + 2 * kv_dim_;
   const size_t D = c.dim, H = c.hidden_dim, V = c.vocab_size;
-  embed_ = load(m, kEmbed, V * D);
-  final_norm_ = load(m, kFinalNorm, D);
+  // Tensor names come from the architecture table (model/architecture.h).
+  auto T = [&](Role r, int l = -1) { return tensor_name(c, r, l); };
+  embed_ = load(m, T(Role::Embed), V * D);
+  final_norm_ = load(m, T(Role::FinalNorm), D);
   if (c.tied_embeddings) {
     lm_head_ = embed_.data();
   } else {
-    lm_head_own_ = load(m, kLmHead, V * D);
+    lm_head_own_ = load(m, T(Role::LmHead), V * D);
     lm_head_ = lm_head_own_.data();
   }
   auto append = [](std::vector<float>& dst, const std::vector<float>& src) {
@@ -185,24 +167,34 @@ CpuBackend::CpuBackend(const Model& m, const BackendOptions& opt) : c_(m.cfg) {
   layers_.resize(c.n_layers);
   for (int l = 0; l < c.n_layers; ++l) {
     auto& w = layers_[l];
-    auto L = [&](const char* suffix) { return tn_layer(l, suffix); };
-    w.attn_norm = load(m, L("input_layernorm.weight"), D);
-    w.ffn_norm = load(m, L("post_attention_layernorm.weight"), D);
+    w.attn_norm = load(m, T(Role::AttnNorm, l), D);
+    w.ffn_norm = load(m, T(Role::FfnNorm, l), D);
     w.wqkv.reserve(qkv_dim_ * D);
-    append(w.wqkv, load(m, L("self_attn.q_proj.weight"), q_dim_ * D));
-    append(w.wqkv, load(m, L("self_attn.k_proj.weight"), kv_dim_ * D));
-    append(w.wqkv, load(m, L("self_attn.v_proj.weight"), kv_dim_ * D));
-    w.wo = load(m, L("self_attn.o_proj.weight"), D * q_dim_);
+    append(w.wqkv, load(m, T(Role::Wq, l), q_dim_ * D));
+    append(w.wqkv, load(m, T(Role::Wk, l), kv_dim_ * D));
+    append(w.wqkv, load(m, T(Role::Wv, l), kv_dim_ * D));
+    if (c.qkv_bias) {
+      append(w.bqkv, load(m, T(Role::Bq, l), q_dim_));
+      append(w.bqkv, load(m, T(Role::Bk, l), kv_dim_));
+      append(w.bqkv, load(m, T(Role::Bv, l), kv_dim_));
+    }
+    if (c.qk_norm) {
+      w.q_norm = load(m, T(Role::QNorm, l), c.head_dim);
+      w.k_norm = load(m, T(Role::KNorm, l), c.head_dim);
+    }
+    w.wo = load(m, T(Role::Wo, l), D * q_dim_);
     w.wgu.reserve(2 * H * D);
-    append(w.wgu, load(m, L("mlp.gate_proj.weight"), H * D));
-    append(w.wgu, load(m, L("mlp.up_proj.weight"), H * D));
-    w.wd = load(m, L("mlp.down_proj.weight"), D * H);
+    append(w.wgu, load(m, T(Role::Wgate, l), H * D));
+    append(w.wgu, load(m, T(Role::Wup, l), H * D));
+    w.wd = load(m, T(Role::Wdown, l), D * H);
   }
+  inv_freq_ = rope_inv_freq(c);
   desc_ = cpu_model_name() + ", " + S(threads_) + " threads";
   ensure_rope(std::max(c.max_seq_len, 1));
 }
 
-// cos/sin of pos · theta^(-2i/hd) for every position below `positions`, computed in float64.
+// cos/sin of pos · inv_freq[i] (theta^(-2i/hd) unless the config scales RoPE) for every position
+// below `positions`, computed in float64.
 void CpuBackend::ensure_rope(int positions) {
   if (positions <= rope_positions_) return;
   const int half = c_.head_dim / 2;
@@ -211,42 +203,28 @@ void CpuBackend::ensure_rope(int positions) {
   sin_.resize(static_cast<size_t>(n) * half);
   for (int p = 0; p < n; ++p)
     for (int i = 0; i < half; ++i) {
-      const double a = p * std::pow(static_cast<double>(c_.rope_theta), -2.0 * i / c_.head_dim);
+      const double a = p * inv_freq_[i];
       cos_[static_cast<size_t>(p) * half + i] = static_cast<float>(std::cos(a));
       sin_[static_cast<size_t>(p) * half + i] = static_cast<float>(std::sin(a));
     }
   rope_positions_ = n;
 }
 
-std::unique_ptr<Hidden> CpuBackend::embed(std::span<const int32_t> tokens, int pos0) {
+std::unique_ptr<Hidden> CpuBackend::do_embed(std::span<const int32_t> tokens, int pos0) {
   const int n = static_cast<int>(tokens.size());
-  check_positions(*this, pos0, n);
   auto h = std::make_unique<CpuHidden>(n, pos0, c_.dim);
-  for (int r = 0; r < n; ++r) {
-    const int32_t t = tokens[r];
-    if (t < 0 || t >= c_.vocab_size)
-      fail("embed: token " + S(t) + " outside the vocabulary [0, " + S(c_.vocab_size) + ")");
-    std::memcpy(h->row(r), embed_.data() + static_cast<size_t>(t) * c_.dim, sizeof(float) * c_.dim);
-  }
+  for (int r = 0; r < n; ++r)
+    std::memcpy(h->row(r), embed_.data() + static_cast<size_t>(tokens[r]) * c_.dim,
+                sizeof(float) * c_.dim);
   return h;
 }
 
-void CpuBackend::run_layer(int layer, Hidden& hid, KVCache& kvc) {
+void CpuBackend::do_run_layer(int layer, Hidden& hid, KVCache& kvc) {
   auto& h = as_cpu(hid);
   auto* kvp = dynamic_cast<CpuCache*>(&kvc);
-  if (!kvp || kvp->n_layers() != c_.n_layers || kvp->kv_dim() != kv_dim_)
-    fail("KV cache does not come from this CPU backend");
+  if (!kvp || kvp->kv_dim() != kv_dim_) fail("KV cache does not come from this CPU backend");
   auto& kv = *kvp;
-  if (layer < 0 || layer >= c_.n_layers)
-    fail("run_layer: layer " + S(layer) + " outside [0, " + S(c_.n_layers) + ")");
   const int n = h.n_tokens(), pos0 = h.pos0();
-  if (kv.length(layer) != pos0)
-    fail("run_layer(" + S(layer) + "): hidden starts at position " + S(pos0) +
-         " but the layer's KV cache holds " + S(kv.length(layer)) + " positions");
-  if (static_cast<long long>(pos0) + n > kv.capacity())
-    fail("run_layer(" + S(layer) + "): positions [" + S(pos0) + ", " + S(static_cast<long long>(pos0) + n) +
-         ") exceed the KV cache capacity " + S(kv.capacity()));
-  if (n == 0) return;
   use_threads();
   ensure_rope(pos0 + n);
   const LayerWeights& w = layers_[layer];
@@ -261,6 +239,12 @@ void CpuBackend::run_layer(int layer, Hidden& hid, KVCache& kvc) {
   cpu::rmsnorm(x, n, D, w.attn_norm.data(), c_.norm_eps, xn_.data(), threads_);
   cpu::matmul(xn_.data(), n, D, D, w.wqkv.data(), qkv_dim_, qkv_.data(), qkv_dim_, 0.0f,
               threads_);
+  if (!w.bqkv.empty()) cpu::add_row_bias(qkv_.data(), n, qkv_dim_, w.bqkv.data(), threads_);
+  if (!w.q_norm.empty()) {  // q and k heads: RMSNorm over head_dim each, before RoPE
+    cpu::head_rmsnorm(qkv_.data(), n, qkv_dim_, c_.n_heads, hd, w.q_norm.data(), c_.norm_eps, threads_);
+    cpu::head_rmsnorm(qkv_.data() + q_dim_, n, qkv_dim_, c_.n_kv_heads, hd, w.k_norm.data(), c_.norm_eps,
+                      threads_);
+  }
   cpu::rope(qkv_.data(), n, qkv_dim_, c_.n_heads + c_.n_kv_heads, hd, pos0, cos_.data(),
             sin_.data(), threads_);  // q and k heads are adjacent in a qkv row
   float* K = kv.k(layer);
@@ -272,7 +256,7 @@ void CpuBackend::run_layer(int layer, Hidden& hid, KVCache& kvc) {
     std::memcpy(V + dst, src + kv_dim_, sizeof(float) * kv_dim_);
   }
   cpu::AttentionArgs a{qkv_.data(), qkv_dim_, K, V, kv_dim_, att_.data(), q_dim_,
-                       n, pos0, c_.n_heads, c_.n_kv_heads, hd};
+                       n, pos0, c_.n_heads, c_.n_kv_heads, hd, c_.sliding_window};
   cpu::attention(a, attn_, threads_);
   cpu::matmul(att_.data(), n, q_dim_, q_dim_, w.wo.data(), D, x, D, 1.0f, threads_);
 
@@ -281,13 +265,10 @@ void CpuBackend::run_layer(int layer, Hidden& hid, KVCache& kvc) {
   cpu::matmul(xn_.data(), n, D, D, w.wgu.data(), 2 * H, gu_.data(), 2 * H, 0.0f, threads_);
   cpu::swiglu(gu_.data(), n, H, threads_);
   cpu::matmul(gu_.data(), n, H, 2 * H, w.wd.data(), D, x, D, 1.0f, threads_);
-  kv.set_length(layer, pos0 + n);
 }
 
-void CpuBackend::logits(const Hidden& hid, int row0, int n, float* out) {
+void CpuBackend::do_logits(const Hidden& hid, int row0, int n, float* out) {
   const auto& h = as_cpu(hid);
-  check_rows(h, row0, n, "logits");
-  if (n == 0) return;
   use_threads();
   xn_.resize(static_cast<size_t>(n) * c_.dim);
   cpu::rmsnorm(h.row(row0), n, c_.dim, final_norm_.data(), c_.norm_eps, xn_.data(), threads_);
@@ -295,19 +276,9 @@ void CpuBackend::logits(const Hidden& hid, int row0, int n, float* out) {
               threads_);
 }
 
-std::unique_ptr<Hidden> CpuBackend::concat(std::span<const Hidden* const> parts) {
-  if (parts.empty()) fail("concat: no parts");
-  long long n = 0;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (!parts[i]) fail("concat: null part");
-    as_cpu(*parts[i]);
-    if (i > 0 && parts[i]->pos0() != parts[i - 1]->pos0() + parts[i - 1]->n_tokens())
-      fail("concat: part " + S(static_cast<long long>(i)) + " starts at position " +
-           S(parts[i]->pos0()) + ", expected " + S(parts[i - 1]->pos0() + parts[i - 1]->n_tokens()));
-    n += parts[i]->n_tokens();
-  }
-  if (n > INT32_MAX) fail("concat: too many rows");
-  auto out = std::make_unique<CpuHidden>(static_cast<int>(n), parts[0]->pos0(), c_.dim);
+std::unique_ptr<Hidden> CpuBackend::do_concat(std::span<const Hidden* const> parts, int rows) {
+  for (const Hidden* p : parts) as_cpu(*p);
+  auto out = std::make_unique<CpuHidden>(rows, parts[0]->pos0(), c_.dim);
   int r = 0;
   for (const Hidden* p : parts) {
     const auto& x = as_cpu(*p);

@@ -98,6 +98,27 @@ void rmsnorm(const float* x, int n, int dim, const float* w, float eps, float* o
   }
 }
 
+void add_row_bias(float* x, int n, int ld, const float* b, int threads) {
+#pragma omp parallel for num_threads(threads) if (n > 1) schedule(static)
+  for (int r = 0; r < n; ++r) {
+    float* p = x + static_cast<size_t>(r) * ld;
+#pragma omp simd
+    for (int i = 0; i < ld; ++i) p[i] += b[i];
+  }
+}
+
+void head_rmsnorm(float* x, int n, int ld, int heads, int hd, const float* w, float eps, int threads) {
+#pragma omp parallel for num_threads(threads) if (n > 1) schedule(static)
+  for (int r = 0; r < n; ++r)
+    for (int h = 0; h < heads; ++h) {
+      float* p = x + static_cast<size_t>(r) * ld + static_cast<size_t>(h) * hd;
+      double ss = 0;
+      for (int i = 0; i < hd; ++i) ss += static_cast<double>(p[i]) * p[i];
+      const float inv = static_cast<float>(1.0 / std::sqrt(ss / hd + eps));
+      for (int i = 0; i < hd; ++i) p[i] = p[i] * inv * w[i];
+    }
+}
+
 void rope(float* x, int n, int ld, int heads, int hd, int pos0, const float* cos_t,
           const float* sin_t, int threads) {
   const int half = hd / 2;
@@ -159,8 +180,14 @@ void attention(const AttentionArgs& a, AttentionScratch& sc, int threads) {
                   a.q + static_cast<size_t>(r) * a.ldq + g * gw, gw * sizeof(float));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, width, hd, scale, Q, hd,
                 a.k + g * hd, a.ldkv, 0.0f, S, width);
-    for (int i = 0; i < rows; ++i)
-      softmax_row(S + static_cast<size_t>(i) * width, a.pos0 + r0 + i / group + 1, width);
+    for (int i = 0; i < rows; ++i) {
+      // Keys [lo, p] of the query at position p: all of them, or the sliding window's.
+      const int p = a.pos0 + r0 + i / group;
+      const int lo = a.window > 0 ? std::max(0, p - a.window + 1) : 0;
+      float* row = S + static_cast<size_t>(i) * width;
+      std::fill(row, row + lo, 0.0f);
+      softmax_row(row + lo, p + 1 - lo, width - lo);
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, width, 1.0f, S, width,
                 a.v + g * hd, a.ldkv, 0.0f, O, hd);
     for (int r = r0; r < r1; ++r)

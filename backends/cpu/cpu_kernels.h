@@ -14,6 +14,13 @@ void matmul(const float* X, int n, int k, int ldx, const float* W, int m, float*
 // out[r] = x[r] / sqrt(mean(x[r]²) + eps) * w for n rows of dim floats.
 void rmsnorm(const float* x, int n, int dim, const float* w, float eps, float* out, int threads);
 
+// x[r] += b for n rows of dim floats (row stride ld).
+void add_row_bias(float* x, int n, int ld, const float* b, int threads);
+
+// In place, for n rows (stride ld) of `heads` heads of hd floats: each head h ← h / sqrt(mean(h²) +
+// eps) * w (Qwen3's q_norm / k_norm).
+void head_rmsnorm(float* x, int n, int ld, int heads, int hd, const float* w, float eps, int threads);
+
 // Rotary embedding, Hugging Face rotate-half convention, on n rows of `heads` heads of hd floats
 // (row stride ld). Row r is at position pos0 + r; cos/sin tables hold hd/2 values per position.
 void rope(float* x, int n, int ld, int heads, int hd, int pos0, const float* cos_t,
@@ -33,6 +40,7 @@ struct AttentionArgs {
   float* out;      // [n, n_heads * hd], row stride ldo
   int ldo;
   int n, pos0, n_heads, n_kv_heads, hd;
+  int window = 0;  // > 0: the query at position p sees keys in (p - window, p] (Mistral)
 };
 struct AttentionScratch {
   std::vector<float> q, s, o;  // per thread

@@ -61,11 +61,13 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttentionArgs a, floa
     Qs[idx] = (r < a.n && d < a.hd) ? a.q[size_t(r) * a.ldq + qcol + d] * scale : 0.0f;
   }
   // Last key position each of this warp's rows sees (-1: row past n), and the block's key range.
-  int last[R], warp_last = -1;
+  // First visible key of each row: 0, or the start of its sliding window.
+  int last[R], first[R], warp_last = -1;
   #pragma unroll
   for (int i = 0; i < R; ++i) {
     const int r = r0 + warp * R + i;
     last[i] = r < a.n ? a.pos0 + r : -1;
+    first[i] = a.window > 0 ? max(0, last[i] - a.window + 1) : 0;
     warp_last = max(warp_last, last[i]);
   }
   const int kend = a.pos0 + min(a.n, r0 + kBQ);
@@ -112,7 +114,7 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttentionArgs a, floa
     float p[R];
     #pragma unroll
     for (int i = 0; i < R; ++i) {
-      const float si = key <= last[i] ? s[i] : -INFINITY;
+      const float si = (key <= last[i] && key >= first[i]) ? s[i] : -INFINITY;
       float corr;
       p[i] = online_update(m[i], si, warp_max(si), corr);
       l[i] = l[i] * corr + warp_sum(p[i]);
@@ -136,7 +138,7 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttentionArgs a, floa
   for (int i = 0; i < R; ++i) {
     if (last[i] < 0) continue;
     const int r = r0 + warp * R + i;
-    const float inv = 1.0f / l[i];  // l >= 1: key 0 is visible to every row
+    const float inv = 1.0f / l[i];  // l >= 1: the row's own key is visible to it
     #pragma unroll
     for (int c = 0; c < C; ++c) {
       const int d = lane + 32 * c;
@@ -152,10 +154,12 @@ __global__ void __launch_bounds__(kThreads)
   constexpr int C = D / 32;
   const int h = blockIdx.x, split = blockIdx.y, r = blockIdx.z, n_splits = gridDim.y;
   const int g = h / (a.n_heads / a.n_kv_heads), lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int k0 = split * chunk, k1 = min(a.pos0 + r + 1, k0 + chunk);  // this chunk's visible keys
+  // This chunk's visible keys: [split · chunk, +chunk) ∩ [first, pos], first = 0 or the window start.
+  const int first = a.window > 0 ? max(0, a.pos0 + r - a.window + 1) : 0;
+  const int k0 = max(split * chunk, first), k1 = min(a.pos0 + r + 1, split * chunk + chunk);
   const size_t slot = (size_t(r) * a.n_heads + h) * n_splits + split;
   float* po = part_o + slot * D;
-  if (k0 >= k1) {  // block-uniform: the chunk lies after the row's position
+  if (k0 >= k1) {  // block-uniform: the chunk lies after the row's position (or before its window)
     for (int d = threadIdx.x; d < D; d += kThreads) po[d] = 0.0f;
     if (threadIdx.x == 0) {
       part_ml[2 * slot] = -INFINITY;
@@ -245,7 +249,8 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// grid (n_heads, n), D threads: thread d merges dim d over the chunks (chunk 0 is never empty).
+// grid (n_heads, n), D threads: thread d merges dim d over the chunks (empty ones have m = -inf; the
+// chunk holding the row's own position never is).
 template <int D>
 __global__ void decode_combine_kernel(AttentionArgs a, int n_splits,
                                       const float* __restrict__ part_o,

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "backends/cuda/cuda_backend_impl.h"
+#include "model/architecture.h"
 
 namespace eeb {
 namespace cuda {
@@ -95,48 +96,64 @@ void CudaBackend::load_weights(const Model* m, uint64_t seed) {
   auto at = [&](const DeviceBuffer& b, size_t elem) {
     return static_cast<void*>(b.as<char>() + elem * esz_);
   };
+  auto T = [&](Role r, int l = -1) { return tensor_name(c_, r, l); };  // model/architecture.h
   embed_.reset(ctx_, V * D * esz_);
-  put(m, seed, kEmbed, V * D, embed_.get(), wt_, 1.0f, 0.0f);
+  put(m, seed, T(Role::Embed), V * D, embed_.get(), wt_, 1.0f, 0.0f);
   final_norm_.reset(ctx_, D * sizeof(float));
-  put(m, seed, kFinalNorm, D, final_norm_.get(), WType::F32, 0.1f, 1.0f);
+  put(m, seed, T(Role::FinalNorm), D, final_norm_.get(), WType::F32, 0.1f, 1.0f);
   if (!c_.tied_embeddings) {
     lm_head_.reset(ctx_, V * D * esz_);
-    put(m, seed, kLmHead, V * D, lm_head_.get(), wt_, s, 0.0f);
+    put(m, seed, T(Role::LmHead), V * D, lm_head_.get(), wt_, s, 0.0f);
   }
   layers_.resize(c_.n_layers);
   for (int l = 0; l < c_.n_layers; ++l) {
     auto& w = layers_[l];
-    auto L = [&](const char* suffix) { return tn_layer(l, suffix); };
     w.attn_norm.reset(ctx_, D * sizeof(float));
-    put(m, seed, L("input_layernorm.weight"), D, w.attn_norm.get(), WType::F32, 0.1f, 1.0f);
+    put(m, seed, T(Role::AttnNorm, l), D, w.attn_norm.get(), WType::F32, 0.1f, 1.0f);
     w.ffn_norm.reset(ctx_, D * sizeof(float));
-    put(m, seed, L("post_attention_layernorm.weight"), D, w.ffn_norm.get(), WType::F32, 0.1f, 1.0f);
+    put(m, seed, T(Role::FfnNorm, l), D, w.ffn_norm.get(), WType::F32, 0.1f, 1.0f);
     w.wqkv.reset(ctx_, (q + 2 * kv) * D * esz_);
-    put(m, seed, L("self_attn.q_proj.weight"), q * D, at(w.wqkv, 0), wt_, s, 0.0f);
-    put(m, seed, L("self_attn.k_proj.weight"), kv * D, at(w.wqkv, q * D), wt_, s, 0.0f);
-    put(m, seed, L("self_attn.v_proj.weight"), kv * D, at(w.wqkv, (q + kv) * D), wt_, s, 0.0f);
+    put(m, seed, T(Role::Wq, l), q * D, at(w.wqkv, 0), wt_, s, 0.0f);
+    put(m, seed, T(Role::Wk, l), kv * D, at(w.wqkv, q * D), wt_, s, 0.0f);
+    put(m, seed, T(Role::Wv, l), kv * D, at(w.wqkv, (q + kv) * D), wt_, s, 0.0f);
+    if (c_.qkv_bias) {  // float32, like the norms
+      w.bqkv.reset(ctx_, (q + 2 * kv) * sizeof(float));
+      auto* b = w.bqkv.as<float>();
+      put(m, seed, T(Role::Bq, l), q, b, WType::F32, 0.1f, 0.0f);
+      put(m, seed, T(Role::Bk, l), kv, b + q, WType::F32, 0.1f, 0.0f);
+      put(m, seed, T(Role::Bv, l), kv, b + q + kv, WType::F32, 0.1f, 0.0f);
+    }
+    if (c_.qk_norm) {
+      const size_t hd = c_.head_dim;
+      w.q_norm.reset(ctx_, hd * sizeof(float));
+      put(m, seed, T(Role::QNorm, l), hd, w.q_norm.get(), WType::F32, 0.1f, 1.0f);
+      w.k_norm.reset(ctx_, hd * sizeof(float));
+      put(m, seed, T(Role::KNorm, l), hd, w.k_norm.get(), WType::F32, 0.1f, 1.0f);
+    }
     w.wo.reset(ctx_, D * q * esz_);
-    put(m, seed, L("self_attn.o_proj.weight"), D * q, w.wo.get(), wt_, s, 0.0f);
+    put(m, seed, T(Role::Wo, l), D * q, w.wo.get(), wt_, s, 0.0f);
     w.wgu.reset(ctx_, 2 * H * D * esz_);
-    put(m, seed, L("mlp.gate_proj.weight"), H * D, at(w.wgu, 0), wt_, s, 0.0f);
-    put(m, seed, L("mlp.up_proj.weight"), H * D, at(w.wgu, H * D), wt_, s, 0.0f);
+    put(m, seed, T(Role::Wgate, l), H * D, at(w.wgu, 0), wt_, s, 0.0f);
+    put(m, seed, T(Role::Wup, l), H * D, at(w.wgu, H * D), wt_, s, 0.0f);
     w.wd.reset(ctx_, D * H * esz_);
-    put(m, seed, L("mlp.down_proj.weight"), D * H, w.wd.get(), wt_,
+    put(m, seed, T(Role::Wdown, l), D * H, w.wd.get(), wt_,
         1.0f / std::sqrt(static_cast<float>(H)), 0.0f);
   }
   staging_ = DeviceBuffer();
 }
 
-// cos/sin of pos · theta^(-2i/hd) for every position below `positions`, in float64 on the host
-// (bit-identical to the CPU reference's tables), then uploaded.
+// cos/sin of pos · inv_freq[i] (model/architecture.h rope_inv_freq: RoPE scaling included) for
+// every position below `positions`, in float64 on the host (bit-identical to the CPU reference's
+// tables), then uploaded.
 void CudaBackend::ensure_rope(int positions) {
   if (positions <= rope_positions_) return;
   const int half = c_.head_dim / 2;
   const int n = std::max(positions, 2 * rope_positions_);
   std::vector<float> cs(static_cast<size_t>(n) * half), sn(cs.size());
+  const std::vector<double> inv_freq = rope_inv_freq(c_);
   for (int p = 0; p < n; ++p)
     for (int i = 0; i < half; ++i) {
-      const double a = p * std::pow(static_cast<double>(c_.rope_theta), -2.0 * i / c_.head_dim);
+      const double a = p * inv_freq[i];
       cs[static_cast<size_t>(p) * half + i] = static_cast<float>(std::cos(a));
       sn[static_cast<size_t>(p) * half + i] = static_cast<float>(std::sin(a));
     }

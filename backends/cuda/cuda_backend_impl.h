@@ -47,41 +47,24 @@ class CudaHidden : public Hidden {
 };
 
 // Per layer: keys and values of positions [0, length) in capacity × kv_dim float buffers, allocated
-// when the layer is first written.
+// when the layer is first written. Lengths are kept by the KVCache base.
 class CudaCache : public KVCache {
  public:
   CudaCache(ContextPtr ctx, int capacity, int n_layers, int kv_dim)
-      : ctx_(std::move(ctx)), cap_(capacity), kv_dim_(kv_dim), len_(n_layers, 0), k_(n_layers),
-        v_(n_layers) {}
-  int capacity() const override { return cap_; }
-  int length(int layer) const override { return len_[check_layer(layer)]; }
-  void truncate(int layer, int n) override {
-    check_layer(layer);
-    if (n < 0 || n > len_[layer])
-      fail("truncate(layer " + S(layer) + ", " + S(n) + ") outside the cached length " +
-           S(len_[layer]));
-    len_[layer] = n;
-  }
+      : KVCache("backend cuda", capacity, n_layers), ctx_(std::move(ctx)), kv_dim_(kv_dim),
+        k_(n_layers), v_(n_layers) {}
   const cuda::Context* owner() const { return ctx_.get(); }
-  int n_layers() const { return static_cast<int>(len_.size()); }
   int kv_dim() const { return kv_dim_; }
-  void set_length(int layer, int n) { len_[layer] = n; }
   float* k(int layer) { return alloc(k_[layer]); }
   float* v(int layer) { return alloc(v_[layer]); }
 
  private:
-  int check_layer(int layer) const {
-    if (layer < 0 || layer >= n_layers())
-      fail("KV cache layer " + S(layer) + " outside [0, " + S(n_layers()) + ")");
-    return layer;
-  }
   float* alloc(DeviceBuffer& b) {
-    if (!b.get()) b.reset(ctx_, sizeof(float) * static_cast<size_t>(cap_) * kv_dim_);
+    if (!b.get()) b.reset(ctx_, sizeof(float) * static_cast<size_t>(capacity()) * kv_dim_);
     return b.as<float>();
   }
   ContextPtr ctx_;
-  int cap_, kv_dim_;
-  std::vector<int> len_;
+  int kv_dim_;
   std::vector<DeviceBuffer> k_, v_;
 };
 
@@ -118,6 +101,8 @@ class CudaTimer : public RegionTimer {
 struct LayerWeights {
   DeviceBuffer attn_norm, ffn_norm;  // float32
   DeviceBuffer wqkv, wo, wgu, wd;    // weight type; wqkv = [q; k; v], wgu = [gate; up] (rows)
+  DeviceBuffer bqkv;                 // float32 [q; k; v] biases (Qwen2); empty without
+  DeviceBuffer q_norm, k_norm;       // float32 [head_dim] (Qwen3); empty without
 };
 
 class CudaBackend : public Backend {
@@ -131,25 +116,25 @@ class CudaBackend : public Backend {
   std::string dtype() const override {
     return wt_ == WType::F32 ? "f32" : (wt_ == WType::F16 ? "f16" : "bf16");
   }
-  std::unique_ptr<KVCache> new_cache(int capacity) override {
-    if (capacity <= 0) fail("new_cache: capacity " + S(capacity) + " must be positive");
-    return std::make_unique<CudaCache>(ctx_, capacity, c_.n_layers, kv_dim_);
-  }
-  std::unique_ptr<Hidden> embed(std::span<const int32_t> tokens, int pos0) override;
-  void run_layer(int layer, Hidden& h, KVCache& kv) override;
-  void logits(const Hidden& h, int row0, int n, float* out) override;
-  void token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets, double* out,
-                      int32_t* argmax = nullptr) override;
-  ExitFeatures exit_features(const Hidden& h, int row) override;
-  void read_hidden(const Hidden& h, int row0, int n, float* out) override;
-  std::unique_ptr<Hidden> slice(const Hidden& h, int row0, int n) override;
-  std::unique_ptr<Hidden> concat(std::span<const Hidden* const> parts) override;
   std::unique_ptr<RegionTimer> new_timer() override { return std::make_unique<CudaTimer>(ctx_); }
   void synchronize() override {
     ctx_->activate();
     ctx_->sync();
   }
 
+ protected:
+  std::unique_ptr<KVCache> do_new_cache(int capacity) override {
+    return std::make_unique<CudaCache>(ctx_, capacity, c_.n_layers, kv_dim_);
+  }
+  std::unique_ptr<Hidden> do_embed(std::span<const int32_t> tokens, int pos0) override;
+  void do_run_layer(int layer, Hidden& h, KVCache& kv) override;
+  void do_logits(const Hidden& h, int row0, int n, float* out) override;
+  void do_token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets, double* out,
+                         int32_t* argmax) override;
+  ExitFeatures do_exit_features(const Hidden& h, int row) override;
+  void do_read_hidden(const Hidden& h, int row0, int n, float* out) override;
+  std::unique_ptr<Hidden> do_slice(const Hidden& h, int row0, int n) override;
+  std::unique_ptr<Hidden> do_concat(std::span<const Hidden* const> parts, int rows) override;
  private:
   cudaStream_t stream() const { return ctx_->stream(); }
   const CudaHidden& as_cuda(const Hidden& h) const {
@@ -157,11 +142,6 @@ class CudaBackend : public Backend {
     if (!p || p->owner() != ctx_.get() || p->dim() != c_.dim)
       fail("hidden state does not come from this CUDA backend");
     return *p;
-  }
-  void check_rows(const Hidden& h, int row0, int n, const char* what) const {
-    if (row0 < 0 || n < 0 || row0 > h.n_tokens() - n)
-      fail(std::string(what) + ": rows [" + S(row0) + ", " + S(static_cast<long long>(row0) + n) +
-           ") outside a hidden of " + S(h.n_tokens()) + " rows");
   }
   std::unique_ptr<CudaHidden> new_hidden(int n, int pos0) {
     return std::make_unique<CudaHidden>(ctx_, n, pos0, c_.dim);

@@ -25,14 +25,8 @@ void CudaBackend::gemm(const void* W, int out, int in, const void* X, int ldx, i
                                 CUBLAS_GEMM_DEFAULT));
 }
 
-std::unique_ptr<Hidden> CudaBackend::embed(std::span<const int32_t> tokens, int pos0) {
-  if (tokens.size() > static_cast<size_t>(INT32_MAX / std::max(c_.dim, 1)))
-    fail("embed: too many tokens");
+std::unique_ptr<Hidden> CudaBackend::do_embed(std::span<const int32_t> tokens, int pos0) {
   const int n = static_cast<int>(tokens.size());
-  check_positions(*this, pos0, n);
-  for (int32_t t : tokens)
-    if (t < 0 || t >= c_.vocab_size)
-      fail("embed: token " + S(t) + " outside the vocabulary [0, " + S(c_.vocab_size) + ")");
   ctx_->activate();
   auto h = new_hidden(n, pos0);
   if (n == 0) return h;
@@ -44,24 +38,13 @@ std::unique_ptr<Hidden> CudaBackend::embed(std::span<const int32_t> tokens, int 
   return h;
 }
 
-void CudaBackend::run_layer(int layer, Hidden& hid, KVCache& kvc) {
+void CudaBackend::do_run_layer(int layer, Hidden& hid, KVCache& kvc) {
   const auto& h = as_cuda(hid);
   auto* kvp = dynamic_cast<CudaCache*>(&kvc);
-  if (!kvp || kvp->owner() != ctx_.get() || kvp->n_layers() != c_.n_layers ||
-      kvp->kv_dim() != kv_dim_)
+  if (!kvp || kvp->owner() != ctx_.get() || kvp->kv_dim() != kv_dim_)
     fail("KV cache does not come from this CUDA backend");
   auto& kv = *kvp;
-  if (layer < 0 || layer >= c_.n_layers)
-    fail("run_layer: layer " + S(layer) + " outside [0, " + S(c_.n_layers) + ")");
   const int n = h.n_tokens(), pos0 = h.pos0();
-  if (kv.length(layer) != pos0)
-    fail("run_layer(" + S(layer) + "): hidden starts at position " + S(pos0) +
-         " but the layer's KV cache holds " + S(kv.length(layer)) + " positions");
-  if (static_cast<long long>(pos0) + n > kv.capacity())
-    fail("run_layer(" + S(layer) + "): positions [" + S(pos0) + ", " +
-         S(static_cast<long long>(pos0) + n) + ") exceed the KV cache capacity " +
-         S(kv.capacity()));
-  if (n == 0) return;
   ctx_->activate();
   ensure_rope(pos0 + n);
   const LayerWeights& w = layers_[layer];
@@ -81,6 +64,12 @@ void CudaBackend::run_layer(int layer, Hidden& hid, KVCache& kvc) {
   // Attention: x += o_proj(attention(rope(qkv(rmsnorm(x)))))
   cuda::rmsnorm(x, n, D, w.attn_norm.as<float>(), c_.norm_eps, xin_.get(), wt_, s);
   gemm(w.wqkv.get(), qkv_dim_, D, xin_.get(), D, n, qkv, qkv_dim_, 0.0f);
+  if (w.bqkv.get()) cuda::add_bias_rows(qkv, n, qkv_dim_, w.bqkv.as<float>(), s);
+  if (w.q_norm.get()) {  // q and k heads: RMSNorm over head_dim each, before RoPE (Qwen3)
+    cuda::head_rmsnorm(qkv, n, qkv_dim_, c_.n_heads, hd, w.q_norm.as<float>(), c_.norm_eps, s);
+    cuda::head_rmsnorm(qkv + q_dim_, n, qkv_dim_, c_.n_kv_heads, hd, w.k_norm.as<float>(),
+                       c_.norm_eps, s);
+  }
   cuda::rope(qkv, n, qkv_dim_, c_.n_heads + c_.n_kv_heads, hd, pos0, cos_.as<float>(),
              sin_.as<float>(), s);  // q and k heads are adjacent in a qkv row
   const size_t kvb = sizeof(float) * kv_dim_, qkvb = sizeof(float) * qkv_dim_;
@@ -90,7 +79,7 @@ void CudaBackend::run_layer(int layer, Hidden& hid, KVCache& kvc) {
                                    qkv + q_dim_ + kv_dim_, qkvb, kvb, rows,
                                    cudaMemcpyDeviceToDevice, s));
   const cuda::AttentionArgs a{qkv, qkv_dim_, K, V, kv_dim_, att_.as<float>(), q_dim_,
-                              n, pos0, c_.n_heads, c_.n_kv_heads, hd};
+                              n, pos0, c_.n_heads, c_.n_kv_heads, hd, c_.sliding_window};
   if (n <= kDecodeRows) {
     const int splits = cuda::attention_decode_splits(a, ctx_->sm_count());
     partial_.ensure(ctx_, sizeof(float) * cuda::attention_decode_partial_floats(a, splits));
@@ -110,7 +99,6 @@ void CudaBackend::run_layer(int layer, Hidden& hid, KVCache& kvc) {
   gemm(w.wgu.get(), 2 * H, D, xin_.get(), D, n, gu_.as<float>(), 2 * H, 0.0f);
   cuda::swiglu(gu_.as<float>(), n, H, act_.get(), wt_, s);
   gemm(w.wd.get(), D, H, act_.get(), H, n, x, D, 1.0f);
-  kv.set_length(layer, pos0 + n);
 }
 
 // Final norm + LM head of rows [row0, row0 + n) into logits_ (n × vocab float32 on the device).
@@ -124,9 +112,8 @@ void CudaBackend::head(const CudaHidden& h, int row0, int n) {
   gemm(W, c_.vocab_size, c_.dim, xin_.get(), c_.dim, n, logits_.as<float>(), c_.vocab_size, 0.0f);
 }
 
-void CudaBackend::logits(const Hidden& hid, int row0, int n, float* out) {
+void CudaBackend::do_logits(const Hidden& hid, int row0, int n, float* out) {
   const auto& h = as_cuda(hid);
-  check_rows(h, row0, n, "logits");
   ctx_->activate();
   const size_t V = c_.vocab_size;
   for (int i0 = 0; i0 < n; i0 += head_rows()) {
@@ -138,17 +125,10 @@ void CudaBackend::logits(const Hidden& hid, int row0, int n, float* out) {
   }
 }
 
-void CudaBackend::token_logprobs(const Hidden& hid, int row0, std::span<const int32_t> targets,
-                                 double* out, int32_t* argmax) {
+void CudaBackend::do_token_logprobs(const Hidden& hid, int row0, std::span<const int32_t> targets,
+                                    double* out, int32_t* argmax) {
   const auto& h = as_cuda(hid);
-  if (targets.size() > static_cast<size_t>(INT32_MAX)) fail("token_logprobs: too many targets");
   const int n = static_cast<int>(targets.size());
-  check_rows(h, row0, n, "token_logprobs");
-  for (int32_t t : targets)
-    if (t < 0 || t >= c_.vocab_size)
-      fail("token_logprobs target " + S(t) + " outside the vocabulary [0, " + S(c_.vocab_size) +
-           ")");
-  if (n == 0) return;
   ctx_->activate();
   ids_.ensure(ctx_, sizeof(int32_t) * n);
   EEB_CUDA_CHECK(cudaMemcpyAsync(ids_.get(), targets.data(), sizeof(int32_t) * n,
@@ -171,9 +151,8 @@ void CudaBackend::token_logprobs(const Hidden& hid, int row0, std::span<const in
   }
 }
 
-ExitFeatures CudaBackend::exit_features(const Hidden& hid, int row) {
+ExitFeatures CudaBackend::do_exit_features(const Hidden& hid, int row) {
   const auto& h = as_cuda(hid);
-  check_rows(h, row, 1, "exit_features");
   ctx_->activate();
   head(h, row, 1);
   stats_.ensure(ctx_, sizeof(cuda::RowStats));
@@ -190,19 +169,16 @@ ExitFeatures CudaBackend::exit_features(const Hidden& hid, int row) {
   return f;
 }
 
-void CudaBackend::read_hidden(const Hidden& hid, int row0, int n, float* out) {
+void CudaBackend::do_read_hidden(const Hidden& hid, int row0, int n, float* out) {
   const auto& h = as_cuda(hid);
-  check_rows(h, row0, n, "read_hidden");
-  if (n == 0) return;
   ctx_->activate();
   EEB_CUDA_CHECK(cudaMemcpyAsync(out, h.row(row0), sizeof(float) * n * c_.dim,
                                  cudaMemcpyDeviceToHost, stream()));
   ctx_->sync();
 }
 
-std::unique_ptr<Hidden> CudaBackend::slice(const Hidden& hid, int row0, int n) {
+std::unique_ptr<Hidden> CudaBackend::do_slice(const Hidden& hid, int row0, int n) {
   const auto& h = as_cuda(hid);
-  check_rows(h, row0, n, "slice");
   ctx_->activate();
   auto out = new_hidden(n, h.pos0() + row0);
   if (n > 0)
@@ -211,21 +187,10 @@ std::unique_ptr<Hidden> CudaBackend::slice(const Hidden& hid, int row0, int n) {
   return out;
 }
 
-std::unique_ptr<Hidden> CudaBackend::concat(std::span<const Hidden* const> parts) {
-  if (parts.empty()) fail("concat: no parts");
-  long long n = 0;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (!parts[i]) fail("concat: null part");
-    as_cuda(*parts[i]);
-    if (i > 0 && parts[i]->pos0() != parts[i - 1]->pos0() + parts[i - 1]->n_tokens())
-      fail("concat: part " + S(static_cast<long long>(i)) + " starts at position " +
-           S(parts[i]->pos0()) + ", expected " +
-           S(parts[i - 1]->pos0() + parts[i - 1]->n_tokens()));
-    n += parts[i]->n_tokens();
-  }
-  if (n > INT32_MAX / std::max(c_.dim, 1)) fail("concat: too many rows");
+std::unique_ptr<Hidden> CudaBackend::do_concat(std::span<const Hidden* const> parts, int rows) {
+  for (const Hidden* p : parts) as_cuda(*p);
   ctx_->activate();
-  auto out = new_hidden(static_cast<int>(n), parts[0]->pos0());
+  auto out = new_hidden(rows, parts[0]->pos0());
   int r = 0;
   for (const Hidden* p : parts) {
     const auto& x = as_cuda(*p);

@@ -83,6 +83,24 @@ __global__ void swiglu_kernel(const float* __restrict__ gu, int n, int H, T* __r
   }
 }
 
+__global__ void add_bias_kernel(float* __restrict__ x, size_t total, int ld, const float* __restrict__ b) {
+  for (size_t idx = blockIdx.x * size_t(blockDim.x) + threadIdx.x; idx < total;
+       idx += size_t(gridDim.x) * blockDim.x)
+    x[idx] += b[idx % ld];
+}
+
+// One warp per (row, head): blockIdx.x = row · heads + head.
+__global__ void head_rmsnorm_kernel(float* __restrict__ x, int ld, int heads, int hd,
+                                    const float* __restrict__ w, float eps) {
+  const int r = blockIdx.x / heads, h = blockIdx.x - r * heads;
+  float* p = x + static_cast<size_t>(r) * ld + static_cast<size_t>(h) * hd;
+  double ss = 0;
+  for (int i = threadIdx.x; i < hd; i += 32) ss += static_cast<double>(p[i]) * p[i];
+  ss = warp_sum(ss);
+  const float inv = static_cast<float>(1.0 / sqrt(ss / hd + static_cast<double>(eps)));
+  for (int i = threadIdx.x; i < hd; i += 32) p[i] = p[i] * inv * w[i];
+}
+
 int row_block(int width) { return width >= 1024 ? 256 : (width >= 256 ? 128 : 32); }
 
 }  // namespace
@@ -122,6 +140,20 @@ void rope(float* x, int n, int ld, int heads, int hd, int pos0, const float* cos
           const float* sin_t, cudaStream_t s) {
   if (n == 0) return;
   rope_kernel<<<n, row_block(heads * hd / 2), 0, s>>>(x, ld, heads, hd, pos0, cos_t, sin_t);
+  EEB_CUDA_CHECK_LAUNCH();
+}
+
+void add_bias_rows(float* x, int n, int ld, const float* b, cudaStream_t s) {
+  const size_t total = static_cast<size_t>(n) * ld;
+  if (total == 0) return;
+  add_bias_kernel<<<grid_for(total, 256), 256, 0, s>>>(x, total, ld, b);
+  EEB_CUDA_CHECK_LAUNCH();
+}
+
+void head_rmsnorm(float* x, int n, int ld, int heads, int hd, const float* w, float eps,
+                  cudaStream_t s) {
+  if (n == 0 || heads == 0) return;
+  head_rmsnorm_kernel<<<n * heads, 32, 0, s>>>(x, ld, heads, hd, w, eps);
   EEB_CUDA_CHECK_LAUNCH();
 }
 

@@ -33,13 +33,20 @@ void rmsnorm(const float* x, int n, int dim, const float* w, float eps, void* ou
 // position pos0 + r; cos_t/sin_t hold hd/2 values per position.
 void rope(float* x, int n, int ld, int heads, int hd, int pos0, const float* cos_t,
           const float* sin_t, cudaStream_t s);
+// x[r, i] += b[i] for n rows of ld floats (the q/k/v biases of Qwen2).
+void add_bias_rows(float* x, int n, int ld, const float* b, cudaStream_t s);
+// In place on n rows (stride ld) of `heads` heads of hd floats: each head ← head / sqrt(mean(head²)
+// + eps) · w (Qwen3's q_norm / k_norm; sum of squares in float64, as the CPU backend).
+void head_rmsnorm(float* x, int n, int ld, int heads, int hd, const float* w, float eps,
+                  cudaStream_t s);
 // gu: n rows of [gate (H) | up (H)] float32; out[r, j] = silu(gate) · up, written as t.
 void swiglu(const float* gu, int n, int H, void* out, WType t, cudaStream_t s);
 
 // ---- attention.cu ---------------------------------------------------------------------------
 
 // Causal grouped-query attention of n query rows at positions [pos0, pos0 + n) over the cached
-// keys/values [0, pos0 + n) (the block's own keys/values already stored). Query head h reads
+// keys/values [0, pos0 + n) (the block's own keys/values already stored), or over the last
+// `window` of them when window > 0. Query head h reads
 // kv head h / (n_heads / n_kv_heads). head_dim <= kMaxHeadDim.
 inline constexpr int kMaxHeadDim = 256;
 struct AttentionArgs {
@@ -51,6 +58,7 @@ struct AttentionArgs {
   float* out;      // [n, n_heads·hd] rows, stride ldo
   int ldo;
   int n, pos0, n_heads, n_kv_heads, hd;
+  int window = 0;  // > 0: the query at position p sees keys in (p - window, p] (Mistral)
 };
 // Flash-style kernel: blocks of 32 query rows × one head, 32-key tiles in shared memory, online
 // softmax, FP32 FMAs. For any n; used for blocks (prefill).

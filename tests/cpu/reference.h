@@ -1,6 +1,11 @@
-// A naive float64 Llama forward pass for the CPU backend tests: plain loops, no BLAS, no KV cache
+// A naive float64 forward pass of the Llama family for the backend tests, written from Hugging Face
+// transformers' modeling code (modeling_llama.py, modeling_rope_utils.py, modeling_qwen2.py,
+// modeling_qwen3.py, modeling_mistral.py / masking_utils.py): plain loops, no BLAS, no KV cache
 // (every call recomputes full causal attention over the whole sequence). Reads the F32 tensors of
-// the Model directly, independent of the backend's weight conversion.
+// the Model directly by their HF names, independent of the backend's weight conversion and of the
+// architecture table. Covers q/k/v biases (Qwen2: present when the tensors are), per-head q/k
+// RMSNorm (Qwen3: likewise), RoPE scaling (linear, llama3, GGUF rope_freqs) and Mistral's
+// sliding window.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -18,6 +23,7 @@ using Vec = std::vector<double>;
 struct RefModel {
   struct Layer {
     Vec attn_norm, wq, wk, wv, wo, ffn_norm, wg, wu, wd;
+    Vec bq, bk, bv, q_norm, k_norm;  // empty when the model has none
   };
   ModelConfig c;
   bool interleaved = false;  // Q/K rows as stored in interleaved-RoPE order (llama2.c, GGUF)
@@ -37,10 +43,17 @@ struct RefModel {
     lm_head = c.tied_embeddings ? embed : get(m, kLmHead);
     for (int l = 0; l < c.n_layers; ++l) {
       auto L = [&](const char* s) { return get(m, "model.layers." + std::to_string(l) + "." + s); };
+      auto opt = [&](const char* s) {
+        const std::string n = "model.layers." + std::to_string(l) + "." + s;
+        return m.tensors.count(n) ? get(m, n) : Vec{};
+      };
       layers.push_back({L("input_layernorm.weight"), L("self_attn.q_proj.weight"),
                         L("self_attn.k_proj.weight"), L("self_attn.v_proj.weight"),
                         L("self_attn.o_proj.weight"), L("post_attention_layernorm.weight"),
-                        L("mlp.gate_proj.weight"), L("mlp.up_proj.weight"), L("mlp.down_proj.weight")});
+                        L("mlp.gate_proj.weight"), L("mlp.up_proj.weight"), L("mlp.down_proj.weight"),
+                        opt("self_attn.q_proj.bias"), opt("self_attn.k_proj.bias"),
+                        opt("self_attn.v_proj.bias"), opt("self_attn.q_norm.weight"),
+                        opt("self_attn.k_norm.weight")});
     }
   }
 };
@@ -68,14 +81,41 @@ inline Vec ref_rmsnorm(const Vec& x, int n, int dim, const Vec& w, double eps) {
   return y;
 }
 
+// Inverse frequencies as transformers computes them: _compute_default_rope_parameters
+// (1 / base^(2i/d)), "linear" (divided by factor), "llama3" (_compute_llama3_parameters); a GGUF
+// rope_freqs tensor divides them (llama.cpp's freq_factors).
+inline Vec ref_inv_freq(const ModelConfig& c) {
+  const int d = c.head_dim;
+  Vec inv(d / 2);
+  for (int i = 0; i < d / 2; ++i) inv[i] = 1.0 / std::pow(static_cast<double>(c.rope_theta), (2.0 * i) / d);
+  if (!c.rope_freq_factors.empty()) {
+    for (int i = 0; i < d / 2; ++i) inv[i] /= c.rope_freq_factors[i];
+  } else if (c.rope_type == "linear") {
+    for (auto& x : inv) x /= c.rope_factor;
+  } else if (c.rope_type == "llama3") {
+    const double factor = c.rope_factor, lo = c.rope_low_freq_factor, hi = c.rope_high_freq_factor;
+    const double old_len = c.rope_original_max_pos;
+    const double low_freq_wavelen = old_len / lo, high_freq_wavelen = old_len / hi;
+    for (auto& x : inv) {
+      const double wavelen = 2 * M_PI / x;
+      double llama = wavelen > low_freq_wavelen ? x / factor : x;  // torch.where(wavelen > low, inv/f, inv)
+      const double smooth = (old_len / wavelen - lo) / (hi - lo);
+      const double smoothed = (1 - smooth) * llama / factor + smooth * llama;
+      const bool medium = !(wavelen < high_freq_wavelen) && !(wavelen > low_freq_wavelen);
+      x = medium ? smoothed : llama;
+    }
+  }
+  return inv;
+}
+
 // Rotary embedding; row r is position r. Pair i of a head is (x_i, x_{i+hd/2}) in the rotate-half
-// convention, (x_{2i}, x_{2i+1}) in the interleaved one; both rotate by r · theta^(-2i/hd).
-inline void ref_rope(Vec& x, int n, int heads, int hd, double theta, bool interleaved) {
+// convention, (x_{2i}, x_{2i+1}) in the interleaved one; both rotate by r · inv_freq[i].
+inline void ref_rope(Vec& x, int n, int heads, int hd, const Vec& inv_freq, bool interleaved) {
   const int half = hd / 2;
   for (int r = 0; r < n; ++r)
     for (int h = 0; h < heads; ++h)
       for (int i = 0; i < half; ++i) {
-        const double a = r * std::pow(theta, -2.0 * i / hd);
+        const double a = r * inv_freq[i];
         double* p = &x[(static_cast<size_t>(r) * heads + h) * hd];
         double& x0 = interleaved ? p[2 * i] : p[i];
         double& x1 = interleaved ? p[2 * i + 1] : p[i + half];
@@ -83,6 +123,11 @@ inline void ref_rope(Vec& x, int n, int heads, int hd, double theta, bool interl
         x0 = u * std::cos(a) - v * std::sin(a);
         x1 = v * std::cos(a) + u * std::sin(a);
       }
+}
+// x[r] += b for every row.
+inline void ref_add_bias(Vec& x, const Vec& b) {
+  if (b.empty()) return;
+  for (size_t i = 0; i < x.size(); ++i) x[i] += b[i % b.size()];
 }
 
 // One transformer block over the whole sequence x[n, dim] (positions 0..n-1), in place.
@@ -93,8 +138,18 @@ inline void ref_layer(const RefModel& m, int layer, Vec& x, int n) {
   Vec xn = ref_rmsnorm(x, n, D, w.attn_norm, c.norm_eps);
   Vec q = ref_linear(xn, n, D, w.wq, nh * hd), k = ref_linear(xn, n, D, w.wk, nkv * hd),
       v = ref_linear(xn, n, D, w.wv, nkv * hd);
-  ref_rope(q, n, nh, hd, c.rope_theta, m.interleaved);
-  ref_rope(k, n, nkv, hd, c.rope_theta, m.interleaved);
+  ref_add_bias(q, w.bq);  // Qwen2: nn.Linear(..., bias=True)
+  ref_add_bias(k, w.bk);
+  ref_add_bias(v, w.bv);
+  if (!w.q_norm.empty()) {  // Qwen3: q_norm / k_norm over head_dim of each head, before RoPE
+    q = ref_rmsnorm(q, n * nh, hd, w.q_norm, c.norm_eps);
+    k = ref_rmsnorm(k, n * nkv, hd, w.k_norm, c.norm_eps);
+  }
+  const Vec inv_freq = ref_inv_freq(c);
+  ref_rope(q, n, nh, hd, inv_freq, m.interleaved);
+  ref_rope(k, n, nkv, hd, inv_freq, m.interleaved);
+  // masking_utils.sliding_window_overlay: key j is visible from query t iff j > t - sliding_window.
+  const int W = c.sliding_window;
   Vec att(static_cast<size_t>(n) * nh * hd, 0.0);
   for (int h = 0; h < nh; ++h) {
     const int g = h / (nh / nkv);
@@ -102,13 +157,17 @@ inline void ref_layer(const RefModel& m, int layer, Vec& x, int n) {
       Vec s(t + 1);
       double mx = -1e300;
       for (int j = 0; j <= t; ++j) {
+        if (W > 0 && !(j > t - W)) {
+          s[j] = -1e300;
+          continue;
+        }
         double d = 0;
         for (int i = 0; i < hd; ++i) d += q[(t * nh + h) * hd + i] * k[(j * nkv + g) * hd + i];
         s[j] = d / std::sqrt(static_cast<double>(hd));
         mx = std::max(mx, s[j]);
       }
       double sum = 0;
-      for (auto& e : s) sum += (e = std::exp(e - mx));
+      for (auto& e : s) sum += (e = e <= -1e299 ? 0.0 : std::exp(e - mx));
       for (int j = 0; j <= t; ++j)
         for (int i = 0; i < hd; ++i)
           att[(t * nh + h) * hd + i] += s[j] / sum * v[(j * nkv + g) * hd + i];

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <thread>
 
-#include "backends/backend.h"
+#include "backends/registry.h"
 #include "core/error.h"
 #include "tests/cpu/reference.h"
 #include "tests/random_model.h"

@@ -2,7 +2,7 @@
 // the logit lens, token_logprobs and exit_features.
 #include <catch2/catch.hpp>
 
-#include "backends/backend.h"
+#include "backends/registry.h"
 #include "tests/cpu/reference.h"
 #include "tests/random_model.h"
 #include "tests/test_data.h"

@@ -11,7 +11,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "backends/backend.h"
+#include "backends/registry.h"
 #include "core/error.h"
 #ifdef EEB_HAVE_CUDA
 #include "backends/cuda/cuda_backend.h"

@@ -1,5 +1,6 @@
 // Bad model files: load_model() must throw eeb::Error with a one-line message naming the file and
 // the problem, and must never crash or read out of bounds (run these under ASan/UBSan).
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -132,7 +133,28 @@ TEST_CASE("bad config.json", "[weights][bad]") {
   with([](auto& j) { j["architectures"] = nlohmann::json::array({"GPT2LMHeadModel"}); });
   require_error(dir / "m", "config.json", "unsupported architecture GPT2LMHeadModel");
   with([](auto& j) { j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}}; });
-  require_error(dir / "m", "config.json", "scaled rotary embeddings are not supported");
+  require_error(dir / "m", "config.json", "\"rope_scaling\" of type llama3 needs a number low_freq_factor");
+  for (const char* t : {"dynamic", "yarn", "longrope", "nope"}) {
+    with([&](auto& j) { j["rope_scaling"] = {{"rope_type", t}, {"factor", 4.0}}; });
+    require_error(dir / "m", "config.json", std::string("\"rope_scaling\" type '") + t + "' is not supported");
+  }
+  with([](auto& j) { j["rope_scaling"] = {{"type", "linear"}}; });
+  require_error(dir / "m", "config.json", "needs a number factor");
+  with([](auto& j) { j["rope_scaling"] = 2; });
+  require_error(dir / "m", "config.json", "\"rope_scaling\" must be an object or null");
+  with([](auto& j) { j["attention_bias"] = true; });
+  require_error(dir / "m", "config.json", "\"attention_bias\" is true");
+  with([](auto& j) { j["partial_rotary_factor"] = 0.5; });
+  require_error(dir / "m", "config.json", "\"partial_rotary_factor\" is not 1");
+  with([](auto& j) {
+    j["architectures"] = nlohmann::json::array({"Qwen2ForCausalLM"});
+    j["use_sliding_window"] = true;
+  });
+  require_error(dir / "m", "config.json", "\"use_sliding_window\" is true");
+  with([](auto& j) { j["layer_types"] = {"full_attention", "sliding_attention"}; });
+  require_error(dir / "m", "config.json", "\"layer_types\" has a layer that is not full_attention");
+  with([](auto& j) { j["rope_scaling"] = nullptr; });  // null: no scaling
+  CHECK_NOTHROW(load_model(dir / "m"));
   with([](auto& j) { j["num_key_value_heads"] = 3; });
   require_error(dir / "m", "model.safetensors", "not a multiple of the key/value head count 3");
   with([](auto& j) { j["hidden_size"] = 1 << 22; });
@@ -329,4 +351,55 @@ TEST_CASE("corrupted model files never crash the loaders", "[weights][bad]") {
   }
   CHECK(errors > 1000);
   CHECK(loaded > 0);  // corruptions of payload bytes (e.g. in llama2.c weights) still load
+}
+
+TEST_CASE("tensors the architecture does not know are refused, never dropped", "[weights][bad]") {
+  ScratchDir dir;
+  // A Llama checkpoint with q/k/v biases (or Qwen3's q_norm) would otherwise run without them.
+  Model m = small_model();
+  {
+    Model qwen = random_model([] {
+      auto c = tiny_config(2, 32, 4, 2, 64, 64);
+      c.architecture = "qwen2";
+      return c;
+    }(), 12);
+    qwen.cfg.architecture = "llama";  // the same tensors, declared as Llama
+    write_hf_dir(qwen, dir / "bias", DType::F32);
+    require_error(dir / "bias", "model.safetensors",
+                  "tensor model.layers.0.self_attn.k_proj.bias is not part of the llama architecture");
+  }
+  {
+    ModelConfig c = tiny_config(2, 32, 4, 2, 64, 64);
+    c.architecture = "qwen3";
+    Model q3 = random_model(c, 13);
+    q3.cfg.architecture = "qwen2";
+    q3.cfg.qk_norm = false;
+    write_hf_dir(q3, dir / "qnorm", DType::F32);
+    require_error(dir / "qnorm", "model.safetensors", "missing tensor model.layers.0.self_attn.q_proj.bias");
+  }
+  // A tensor of a layer the config does not have.
+  {
+    ModelConfig c = tiny_config(3, 32, 4, 2, 64, 64);
+    Model deep = random_model(c, 14);
+    deep.cfg.n_layers = 2;
+    write_hf_dir(deep, dir / "deep", DType::F32);
+    require_error(dir / "deep", "model.safetensors", "belongs to layer 2 but the model has 2 layers");
+  }
+  // GGUF: an unmapped tensor name (it used to be skipped silently) and an unsupported RoPE scaling.
+  {
+    write_gguf(m, dir / "ok.gguf", DType::F32);
+    auto b = read_bytes(dir / "ok.gguf");
+    const std::string from = "blk.1.ffn_up.weight", to = "blk.1.ffn_xx.weight";
+    auto it = std::search(b.begin(), b.end(), from.begin(), from.end());
+    REQUIRE(it != b.end());
+    std::copy(to.begin(), to.end(), it);
+    write_bytes(dir / "unknown.gguf", b);
+    require_error(dir / "unknown.gguf", "unknown.gguf", "tensor blk.1.ffn_xx.weight is not part of the llama architecture");
+  }
+  {
+    GgufBuilder g = llama_gguf(0, 1);
+    g.kv_str("llama.rope.scaling.type", "yarn");
+    write_bytes(dir / "yarn.gguf", g.b);
+    require_error(dir / "yarn.gguf", "yarn.gguf", "rope.scaling.type 'yarn' is not supported");
+  }
 }

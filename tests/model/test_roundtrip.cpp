@@ -269,13 +269,13 @@ TEST_CASE("weights checksum is stable and sees a one-byte change", "[weights]") 
   CHECK(load_model(dir / "hf").weights_checksum == load_model(dir / "hf2").weights_checksum);
 }
 
-TEST_CASE("validate_llama accepts a random model and names the shape problem", "[weights]") {
+TEST_CASE("validate_model accepts a random model and names the shape problem", "[weights]") {
   Model m = small_model();
   m.format = "hf";
-  REQUIRE_NOTHROW(validate_llama(m));
+  REQUIRE_NOTHROW(validate_model(m));
   m.tensors[tn_layer(1, "self_attn.k_proj.weight")].shape = {8, 32};
   try {
-    validate_llama(m);
+    validate_model(m);
     FAIL("no error");
   } catch (const Error& e) {
     CHECK(std::string(e.what()) ==
@@ -283,13 +283,13 @@ TEST_CASE("validate_llama accepts a random model and names the shape problem", "
   }
   m = small_model();
   m.cfg.n_kv_heads = 3;
-  CHECK_THROWS_WITH(validate_llama(m), Catch::Contains("not a multiple of the key/value head count"));
+  CHECK_THROWS_WITH(validate_model(m), Catch::Contains("not a multiple of the key/value head count"));
   m = small_model();
   m.cfg.n_layers = 5000;
-  CHECK_THROWS_WITH(validate_llama(m), Catch::Contains("layer count 5000"));
+  CHECK_THROWS_WITH(validate_model(m), Catch::Contains("layer count 5000"));
   m = small_model();
   m.cfg.dim = 1 << 21;
-  CHECK_THROWS_WITH(validate_llama(m), Catch::Contains("hidden size"));
+  CHECK_THROWS_WITH(validate_model(m), Catch::Contains("hidden size"));
   m = small_model();
   CHECK_THROWS_WITH(m.tensor("nope"), Catch::Contains("missing tensor nope"));
 }

@@ -6,7 +6,7 @@
 #include <random>
 #include <unistd.h>
 
-#include "backends/backend.h"
+#include "backends/registry.h"
 #include "core/error.h"
 #include "strategies/exit_classifier.h"
 #include "tests/random_model.h"

@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "backends/backend.h"
+#include "backends/registry.h"
 #include "strategies/builtin.h"
 #include "strategies/calibration.h"
 #include "strategies/decoding.h"

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <set>
 
-#include "backends/backend.h"
+#include "backends/registry.h"
 #include "strategies/builtin.h"
 #include "strategies/scoring.h"
 #include "tests/cpu/reference.h"
