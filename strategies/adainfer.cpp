@@ -35,7 +35,8 @@ class AdaInfer : public ExitPolicy {
     auto docs = task.load(o);
     std::vector<Request> reqs;
     for (size_t i = 0; i < docs.size(); ++i)
-      reqs.push_back(make_request(docs[i], static_cast<int>(i), ctx.tokenizer()));
+      reqs.push_back(make_request(docs[i], static_cast<int>(i), ctx.tokenizer(), true,
+                                  ctx.backend.config().max_seq_len));
     auto data = collect_exit_features(ctx.backend, reqs);
     clf_ = train_exit_classifier(data, p_.value("solver", std::string("svm")), p_.value("C", 1.0));
     clf_.training["split"] = o.split;

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
+#include "backends/registry.h"
 #include "backends/counting.h"
 #include "core/error.h"
 #include "harness/runner.h"

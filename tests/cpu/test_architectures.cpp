@@ -127,7 +127,7 @@ TEST_CASE("every architecture matches the float64 reference at every layer, HF a
       const Model orig = random_model(k.cfg, 21);
       const RefModel ref(orig);
       const auto want = reference(ref, tokens);
-      ScratchDir dir;
+      TempDir dir;
       write_hf_dir(orig, dir / "hf", DType::F32);
       const Model hf = load_model(dir / "hf");
       CHECK(hf.cfg.architecture == k.cfg.architecture);
@@ -156,7 +156,7 @@ TEST_CASE("every architecture matches the float64 reference at every layer, HF a
 }
 
 TEST_CASE("the loaders read each architecture's features from the files", "[cpu][arch]") {
-  ScratchDir dir;
+  TempDir dir;
   for (const auto& k : cases()) {
     INFO(k.name);
     const Model orig = random_model(k.cfg, 22);

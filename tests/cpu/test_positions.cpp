@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/registry.h"
 #include "core/error.h"
 #include "tests/random_model.h"
 

@@ -354,7 +354,7 @@ TEST_CASE("corrupted model files never crash the loaders", "[weights][bad]") {
 }
 
 TEST_CASE("tensors the architecture does not know are refused, never dropped", "[weights][bad]") {
-  ScratchDir dir;
+  TempDir dir;
   // A Llama checkpoint with q/k/v biases (or Qwen3's q_norm) would otherwise run without them.
   Model m = small_model();
   {

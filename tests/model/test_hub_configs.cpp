@@ -16,7 +16,7 @@ using nlohmann::json;
 namespace {
 
 // Writes `config` and random weights of its shape (the architecture's tensors) into dir.
-Model load_with(const ScratchDir& dir, const std::string& name, json config) {
+Model load_with(const TempDir& dir, const std::string& name, json config) {
   ModelConfig c = tiny_config(2, 32, 4, 2, 48, 80);
   config["hidden_size"] = 32, config["intermediate_size"] = 48, config["num_hidden_layers"] = 2;
   config["num_attention_heads"] = 4, config["num_key_value_heads"] = 2, config["vocab_size"] = 80;
@@ -36,7 +36,7 @@ Model load_with(const ScratchDir& dir, const std::string& name, json config) {
 }  // namespace
 
 TEST_CASE("hub config.json files of Llama-3.2, Qwen2.5, Qwen3 and Mistral load", "[weights]") {
-  ScratchDir dir;
+  TempDir dir;
   {
     const Model m = load_with(dir, "llama32", json::parse(R"({
       "architectures": ["LlamaForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,

@@ -119,7 +119,7 @@ TEST_CASE("two eebench processes writing one database both finish with every row
   REQUIRE(ca == 0);
   REQUIRE(cb == 0);
   CHECK(query1(db, "PRAGMA integrity_check") == "ok");
-  CHECK(query1(db, "SELECT count(*) FROM schema_version") == std::to_string(eeb::kSchemaVersion));  // created and migrated exactly once
+  CHECK(query1(db, "SELECT count(*) FROM schema_version") == std::to_string(eeb::sql::kSchemaVersion));  // created and migrated exactly once
   const auto runs = query_rows(db,
       "SELECT g.name, r.status, t.status, count(s.doc_index), count(DISTINCT s.doc_index), min(s.doc_index), "
       "max(s.doc_index) FROM runs r JOIN trials t ON t.run_id = r.id JOIN strategies g ON g.id = t.strategy_id "

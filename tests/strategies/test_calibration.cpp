@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
+#include "backends/registry.h"
 #include "backends/counting.h"
 #include "strategies/calibration.h"
 #include "tests/random_model.h"

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "backends/backend.h"
+#include "backends/registry.h"
 #include "strategies/scoring.h"
 #include "tests/cpu/reference.h"
 #include "tests/random_model.h"
