@@ -66,7 +66,8 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   const std::string head = file_head(path);
   if (head.rfind("GGUF", 0) == 0) return Tokenizer::for_model(load_model(path));
   const size_t first = head.find_first_not_of(" \t\r\n");
-  if (first != std::string::npos && head[first] == '{') return tokenizer_json_with_config(path);
+  const bool json_name = path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
+  if (json_name || (first != std::string::npos && head[first] == '{')) return tokenizer_json_with_config(path);
   return sentencepiece_with_config(path);
 }
 
