@@ -101,13 +101,14 @@ int main(int argc, char** argv) {
     l.j["model"]["ignore_merges"] = true;
     l.j["normalizer"] = {{"type", "Sequence"}, {"normalizers", {{{"type", "NFC"}}}}};
     l.j["pre_tokenizer"] = nlohmann::ordered_json::parse(R"({"type": "Sequence", "pretokenizers": [
-        {"type": "Split", "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"},
-         "behavior": "Isolated", "invert": false},
+        {"type": "Split", "pattern": {"Regex": ""}, "behavior": "Isolated", "invert": false},
         {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]})");
+    l.j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] =  // Llama-3's
+        R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
     l.j["post_processor"] = nlohmann::ordered_json::parse(R"({"type": "TemplateProcessing",
         "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
         "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [)" + std::to_string(bos) + "]}}}");
-    fuzz::write_file(out / "tokenizer_json" / "llama3_style.json", l.dump(1));
+    fuzz::write_file(out / "tokenizer_json" / "llama3_style.json", l.j.dump(1));
     l.j["model"]["merges"] = nlohmann::ordered_json::array({{"a", "b"}, {"ab", "c"}});  // the pair format
     fuzz::write_file(out / "tokenizer_json" / "pair_merges.json", l.dump());
   }

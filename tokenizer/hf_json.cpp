@@ -27,6 +27,14 @@ json parse_json(const std::string& text, const std::string& origin) {
   }
 }
 
+// Sequences nest; a file nesting them deeper than this is refused rather than recursed into.
+constexpr size_t kMaxNesting = 32;
+size_t nesting(const std::string& where) {
+  size_t n = 0;
+  for (char c : where) n += c == '[';
+  return n;
+}
+
 struct Reader {
   const std::string& origin;
   const json& obj(const json& j, const std::string& what) const {
@@ -58,6 +66,7 @@ struct Reader {
 };
 
 void read_normalizer(const Reader& r, const json& n, std::vector<std::string>& out, const std::string& where) {
+  check(nesting(where) <= kMaxNesting, r.origin, where.substr(0, where.find('[')) + " nests Sequences too deeply");
   if (n.is_null()) return;
   const std::string t = r.type(n, where);
   if (t == "NFC" || t == "NFD" || t == "NFKC" || t == "NFKD") return out.push_back(t);
@@ -71,6 +80,7 @@ void read_normalizer(const Reader& r, const json& n, std::vector<std::string>& o
 }
 
 void read_pre(const Reader& r, const json& p, std::vector<BpePreStep>& out, const std::string& where) {
+  check(nesting(where) <= kMaxNesting, r.origin, where.substr(0, where.find('[')) + " nests Sequences too deeply");
   const std::string t = r.type(p, where);
   if (t == "Sequence") {
     auto it = p.find("pretokenizers");
@@ -103,6 +113,7 @@ void read_pre(const Reader& r, const json& p, std::vector<BpePreStep>& out, cons
 }
 
 void check_decoder(const Reader& r, const json& d, const std::string& where) {
+  check(nesting(where) <= kMaxNesting, r.origin, where.substr(0, where.find('[')) + " nests Sequences too deeply");
   if (d.is_null()) return;
   const std::string t = r.type(d, where);
   if (t == "ByteLevel") return;
@@ -122,6 +133,7 @@ struct TemplateBos {
   std::string name;
 };
 void read_post(const Reader& r, const json& p, TemplateBos& bos, const std::string& where) {
+  check(nesting(where) <= kMaxNesting, r.origin, where.substr(0, where.find('[')) + " nests Sequences too deeply");
   if (p.is_null()) return;
   const std::string t = r.type(p, where);
   if (t == "ByteLevel") return;

@@ -235,6 +235,9 @@ TEST_CASE("bad tokenizer.json files: one line naming the file and the problem") 
          "regex does not compile");
   expect(with("pre_tokenizer", {{"type", "Split"}, {"pattern", {{"Regex", "a"}}}, {"behavior", "Isolated"}}),
          "no ByteLevel step");
+  nlohmann::ordered_json deep = {{"type", "NFC"}};
+  for (int i = 0; i < 100; ++i) deep = {{"type", "Sequence"}, {"normalizers", {deep}}};
+  expect(with("normalizer", deep), "nests Sequences too deeply");
   TokJson m;
   m.j["model"]["type"] = "Unigram";
   expect(m.dump(), "unsupported tokenizer model type Unigram");
