@@ -3,7 +3,7 @@
 //   BM_encode/<tokenizer>/mmlu_test:  every line of the 57 MMLU test files (datasets/mmlu/test/*.csv)
 // for llama2 (SentencePiece tokenizer.model), llama3, qwen3 and gpt2 (tokenizer.json byte-level BPE).
 // bytes_per_second is the figure docs/PERF.md compares with Hugging Face `tokenizers`
-// (scripts/bench_hf_tokenizers.js runs the same texts through its Node binding).
+// (bench/hf_tokenizers_bench.js runs the same texts through its Node binding).
 // Data: $EEBENCH_TEST_DATA, else ../../shared/data next to this binary (build/ of a checkout).
 #include <benchmark/benchmark.h>
 #include <unistd.h>
