@@ -38,6 +38,8 @@ foreach(src ${EEB_FUZZ_SRCS})
   add_executable(${n} ${src})
   if(n STREQUAL "fuzz_run_spec")
     target_link_libraries(${n} PRIVATE eeb_harness)  # the spec reader validates tasks and strategies
+  elseif(n STREQUAL "fuzz_tokenizer_json")
+    target_link_libraries(${n} PRIVATE eeb_tokenizer)  # the tokenizer.json reader and the BPE encoder
   else()
     target_link_libraries(${n} PRIVATE eeb_tasks eeb_tokenizer eeb_model)
   endif()

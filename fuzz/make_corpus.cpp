@@ -11,6 +11,7 @@
 #include "fuzz/fuzz_util.h"
 #include "tests/model_writers.h"
 #include "tests/random_model.h"
+#include "tests/tokenizer/tokenizer_json_builder.h"
 
 namespace fs = std::filesystem;
 using namespace eeb;
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path out = argv[1];
-  for (const char* t : {"safetensors", "hf_config", "gguf", "llama2c", "sst2", "mmlu", "generation", "task_spec", "template"})
+  for (const char* t : {"safetensors", "hf_config", "gguf", "llama2c", "sst2", "mmlu", "generation", "task_spec", "template", "tokenizer_json"})
     fs::create_directories(out / t);
   const ModelConfig cfg = fuzz::tiny_config();
   const Model m = random_model(cfg, 7);
@@ -99,6 +100,30 @@ int main(int argc, char** argv) {
                    "[[model]]\npath = \"m\"\n[[task]]\nname = \"prompts\"\nmax_new_tokens = 8\n"
                    "[[strategy]]\nname = \"layerskip\"\nsweep = { exit_layer = [1, 2], draft = [2, 4] }\n");
 
+  {  // tokenizer.json: GPT-2 layout; Llama-3/Qwen layout (Split regex, NFC, added tokens, BOS template)
+    TokJson g;
+    g.merge("h", "e"), g.merge("l", "l"), g.merge("he", "ll"), g.merge(" ", "w");
+    g.added("<|endoftext|>");
+    fuzz::write_file(out / "tokenizer_json" / "gpt2_style.json", g.dump());
+    TokJson l;
+    l.merge("a", "b"), l.merge("ab", "c"), l.token("xyz");
+    const int bos = l.added("<|begin_of_text|>");
+    l.added("<think>", false, true, true);
+    l.j["model"]["ignore_merges"] = true;
+    l.j["normalizer"] = {{"type", "Sequence"}, {"normalizers", {{{"type", "NFC"}}}}};
+    l.j["pre_tokenizer"] = nlohmann::ordered_json::parse(R"({"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": ""}, "behavior": "Isolated", "invert": false},
+        {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]})");
+    l.j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] =  // Llama-3's
+        R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    l.j["post_processor"] = nlohmann::ordered_json::parse(R"({"type": "TemplateProcessing",
+        "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+        "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [)" + std::to_string(bos) + "]}}}");
+    fuzz::write_file(out / "tokenizer_json" / "llama3_style.json", l.j.dump(1));
+    l.j["model"]["merges"] = nlohmann::ordered_json::array({{"a", "b"}, {"ab", "c"}});  // the pair format
+    fuzz::write_file(out / "tokenizer_json" / "pair_merges.json", l.dump());
+  }
+
   if (argc > 2) {
     const fs::path d = argv[2];
     auto copy_head = [&](const fs::path& src, const fs::path& dst, size_t n, bool lines) {
@@ -111,6 +136,7 @@ int main(int argc, char** argv) {
     copy_head(d / "models/sst-lm-12L/config.json", out / "hf_config" / "shared_sst_lm", 4096, false);
     copy_head(d / "models/llama-2-tiny-random.gguf", out / "gguf" / "shared_tiny_random_head", 16384, false);
     copy_head(d / "models/stories260K/stories260K.bin", out / "llama2c" / "shared_stories_head", 4096, false);
+    copy_head(d / "tokenizers/qwen3/tokenizer.json", out / "tokenizer_json" / "shared_qwen3_head", 8192, false);
   }
   std::printf("seed corpus in %s\n", out.c_str());
   return 0;

@@ -5,6 +5,7 @@
 
 #include "harness/cli.h"
 #include "harness/cluster.h"
+#include "harness/cli_tokenize.h"
 #include "core/error.h"
 #include "reports/compare.h"
 #include "reports/report.h"
@@ -147,6 +148,9 @@ int main(int argc, char** argv) {
   l->add_flag("--json", lg.json, "JSON output");
   l->add_flag("--no-bos", lg.no_bos, "do not prepend BOS");
 
+  eeb::TokenizeArgs tka;
+  auto* tz = eeb::add_tokenize_command(app, tka);
+
   std::string list_what, db = "results/eebench.db";
   auto* ls = app.add_subcommand("list", "list runs, strategies, tasks or backends");
   ls->add_option("what", list_what, "runs | strategies | tasks | backends")
@@ -213,6 +217,7 @@ int main(int argc, char** argv) {
     if (mg->parsed()) return eeb::cmd_merge(merge_run, cluster_db);
     if (st->parsed()) return eeb::cmd_status(status_run, cluster_db);
     if (l->parsed()) return eeb::cmd_logits(lg);
+    if (tz->parsed()) return eeb::cmd_tokenize(tka);
     if (bb->parsed()) return eeb::cmd_bench(bn);
     if (fe->parsed()) return eeb::cmd_fetch(fa);
     if (rr->parsed()) {

@@ -178,6 +178,9 @@ void read_vocab(const Meta& meta, Model& m) {
   v.bos_id = meta.integer("tokenizer.ggml.bos_token_id", 1, false, 0, last);
   v.eos_id = meta.integer("tokenizer.ggml.eos_token_id", 2, false, 0, last);
   v.add_dummy_prefix = meta.num("tokenizer.ggml.add_space_prefix", 1) != 0;
+  if (auto mg = meta.array<std::vector<std::string>>("tokenizer.ggml.merges", "an array of strings")) v.merges = *mg;
+  v.pre = meta.str("tokenizer.ggml.pre", "");
+  if (meta.find("tokenizer.ggml.add_bos_token")) v.add_bos = meta.num("tokenizer.ggml.add_bos_token", 0) != 0;
   m.cfg.bos_id = v.bos_id;
   m.cfg.eos_id = v.eos_id;
 }

@@ -57,7 +57,8 @@ struct TensorInfo {
   uint64_t numel() const;
 };
 
-// A SentencePiece vocabulary embedded in the model file (GGUF tokenizer.ggml.*).
+// A vocabulary embedded in the model file (GGUF tokenizer.ggml.*): SentencePiece (model llama) or
+// byte-level BPE (model gpt2, with merges and pre).
 struct EmbeddedVocab {
   std::string model = "llama";        // tokenizer.ggml.model
   std::vector<std::string> tokens;
@@ -65,6 +66,9 @@ struct EmbeddedVocab {
   std::vector<int32_t> types;         // 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
   int unk_id = 0, bos_id = 1, eos_id = 2;
   bool add_dummy_prefix = true;       // tokenizer.ggml.add_space_prefix (default true for llama)
+  std::vector<std::string> merges;    // tokenizer.ggml.merges ("left right", rank order; gpt2)
+  std::string pre;                    // tokenizer.ggml.pre (gpt2: llama-bpe, qwen2, gpt2, ...)
+  int add_bos = -1;                   // tokenizer.ggml.add_bos_token: -1 absent, 0 false, 1 true
   bool empty() const { return tokens.empty(); }
 };
 

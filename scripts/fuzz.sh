@@ -21,7 +21,7 @@ esac
 
 build=build-fuzz work=/tmp/eeb-fuzz
 data="${EEBENCH_TEST_DATA:-$PWD/../shared/data}"
-targets=(${EEB_FUZZ_TARGETS:-safetensors hf_config gguf llama2c sst2 mmlu generation run_spec task_spec template})
+targets=(${EEB_FUZZ_TARGETS:-safetensors hf_config gguf llama2c sst2 mmlu generation run_spec task_spec template tokenizer_json})
 
 # Until CMakeLists.txt includes cmake/fuzz.cmake itself, inject it right after project().
 inject=()

@@ -321,13 +321,17 @@ TEST_CASE("embedded vocabularies are validated") {
   eeb::Model m;
   m.path = "x.gguf";
   m.vocab = v;
-  m.vocab.model = "gpt2";
-  try {
-    Tokenizer::for_model(m);
-    FAIL("expected an Error");
-  } catch (const eeb::Error& e) {
-    CHECK(std::string(e.what()).find("x.gguf: ") == 0);
-    CHECK(std::string(e.what()).find("unsupported tokenizer model gpt2") != std::string::npos);
+  for (const auto& [model, what] : std::vector<std::pair<std::string, std::string>>{
+           {"bert", "unsupported tokenizer model bert"}, {"gpt2", "tokenizer.ggml.pre is missing"}}) {
+    m.vocab.model = model;
+    try {
+      Tokenizer::for_model(m);
+      FAIL("expected an Error");
+    } catch (const eeb::Error& e) {
+      INFO(e.what());
+      CHECK(std::string(e.what()).find("x.gguf: ") == 0);
+      CHECK(std::string(e.what()).find(what) != std::string::npos);
+    }
   }
   CHECK_THROWS_AS(t->piece(5), eeb::Error);
   CHECK_THROWS_AS(t->piece(-1), eeb::Error);
