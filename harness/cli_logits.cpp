@@ -21,8 +21,7 @@ int cmd_logits(const LogitsArgs& a) {
   auto& b = *lm.backend;
   const auto& cfg = b.config();
   std::vector<int32_t> toks;
-  if (!a.no_bos) toks.push_back(lm.tokenizer->bos());
-  for (int t : lm.tokenizer->encode(a.prompt)) toks.push_back(t);
+  for (int t : lm.tokenizer->encode_for_model(a.prompt, !a.no_bos)) toks.push_back(t);
   if (toks.empty()) throw Error("empty prompt and --no-bos: nothing to run");
   if (static_cast<int>(toks.size()) > cfg.max_seq_len && cfg.max_seq_len > 0)
     throw Error("prompt has " + std::to_string(toks.size()) + " tokens; the model allows " +

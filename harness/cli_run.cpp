@@ -90,6 +90,10 @@ ModelRow model_row(const TrialSpec& t, const LoadedModel& lm) {
                {"head_dim", cfg.head_dim}, {"vocab_size", cfg.vocab_size}, {"rope_theta", cfg.rope_theta},
                {"norm_eps", cfg.norm_eps}, {"tied_embeddings", cfg.tied_embeddings},
                {"max_seq_len", cfg.max_seq_len}};
+  // The BOS policy is decided once per tokenizer (its own files say it) and recorded with the run.
+  if (lm.tokenizer)
+    mr.config["tokenizer"] = {{"kind", lm.tokenizer->kind()}, {"add_bos", lm.tokenizer->add_bos()},
+                              {"bos_policy", lm.tokenizer->bos_policy_description()}};
   for (const auto& [n, ti] : lm.model.tensors) mr.n_params += static_cast<int64_t>(ti.numel());
   return mr;
 }

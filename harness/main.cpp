@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   run.command_line = joined_command_line(argc, argv);
   auto* r = app.add_subcommand("run", "evaluate strategies on tasks (flags, or a TOML run spec) and store the results");
   r->add_option("--model,-m", run.model, "HF model directory, .gguf file or llama2.c .bin");
-  r->add_option("--tokenizer", run.tokenizer, "SentencePiece tokenizer.model (default: the model's own)");
+  r->add_option("--tokenizer", run.tokenizer, "tokenizer: SentencePiece tokenizer.model, HF tokenizer.json, a .gguf or a folder (default: the model's own)");
   r->add_option("--task,-t", run.task, "task name (eebench list tasks) or a task spec file (.yaml)");
   r->add_option("--strategy,-s", run.strategy, "strategy name (eebench list strategies)");
   r->add_option("--params,-p", run.params, "strategy parameters as a JSON object");
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   rr->add_flag("--list", rep.list, "list the papers and their targets");
   rr->add_option("--model,-m", rep.model, "model path or hub id org/name (default: the paper's first model)");
   rr->add_option("--model-id", rep.model_id, "the hub id a local --model path is a copy of (for the comparison)");
-  rr->add_option("--tokenizer", rep.tokenizer, "SentencePiece tokenizer.model (default: the model's own)");
+  rr->add_option("--tokenizer", rep.tokenizer, "tokenizer: SentencePiece tokenizer.model, HF tokenizer.json, a .gguf or a folder (default: the model's own)");
   rr->add_option("--data,-d", rep.data, "folder laid out like datasets/ (sst2/, mmlu/, cnn_dailymail/)");
   rr->add_option("--db", rep.db, "SQLite results database");
   rr->add_option("--targets", rep.targets, "a targets file instead of the built-in reports/papers.toml")
@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
   eeb::LogitsArgs lg;
   auto* l = app.add_subcommand("logits", "top tokens and probabilities at every layer (logit lens)");
   l->add_option("--model,-m", lg.model, "model path")->required();
-  l->add_option("--tokenizer", lg.tokenizer, "SentencePiece tokenizer.model");
+  l->add_option("--tokenizer", lg.tokenizer, "tokenizer: SentencePiece tokenizer.model, HF tokenizer.json, a .gguf or a folder");
   l->add_option("--prompt", lg.prompt, "prompt text")->required();
   l->add_option("--top", lg.top, "tokens per layer")->check(CLI::Range(1, 100));
   l->add_option("--backend,-b", lg.backend, "backend");

@@ -23,8 +23,7 @@ Request generation_request(const Doc& d, int index, const Tokenizer& tok) {
   Request r;
   r.index = index;
   r.doc = &d;
-  r.context.push_back(tok.bos());
-  for (int t : tok.encode(d.context)) r.context.push_back(t);
+  for (int t : tok.encode_for_model(d.context)) r.context.push_back(t);  // BOS as the tokenizer's policy says
   return r;
 }
 

@@ -61,9 +61,15 @@ std::string param_text(const TrialData& t, const char* key) {
 
 double pct(double v) { return 100 * v; }
 
+// Measured depth, or the oracle's hypothetical one (stored under its own name: nothing ran that shallow).
+static std::optional<double> depth_of(const TrialData& t) {
+  if (auto v = t.value("avg_layers")) return v;
+  return t.value("oracle_avg_layers");
+}
+
 ChartSection accuracy_vs_layers(const ReportData& d) {
   ChartSection sec{"Accuracy vs average activated layers", "", {}};
-  auto gs = groups(d, [](const TrialData& t) { return t.value("acc") && t.value("avg_layers"); });
+  auto gs = groups(d, [](const TrialData& t) { return t.value("acc") && depth_of(t); });
   for (size_t gi = 0; gi < gs.size(); ++gi) {
     const auto& g = gs[gi];
     XYChart c;
@@ -80,9 +86,9 @@ ChartSection accuracy_vs_layers(const ReportData& d) {
     for (const auto* t : g.trials) {
       L = std::max(L, t->n_layers());
       const MetricRow* acc = t->metric("acc");
-      XYPoint p{*t->value("avg_layers"), pct(acc->value), acc->std_err ? pct(*acc->std_err) : 0.0,
+      XYPoint p{*depth_of(*t), pct(acc->value), acc->std_err ? pct(*acc->std_err) : 0.0,
                 strategy_label(t->row.strategy) + " (run " + std::to_string(t->row.run_id) + ", trial " +
-                    std::to_string(t->row.id) + "): " + fmt(*t->value("avg_layers")) + " layers, " +
+                    std::to_string(t->row.id) + "): " + fmt(*depth_of(*t)) + " layers, " +
                     fmt(pct(acc->value)) + "%"};
       all.push_back(p);
       if (t->row.strategy.name == "full") {

@@ -318,31 +318,6 @@ int64_t find_sharded_run(ResultStore& store, const std::string& spec_hash, int c
 
 namespace {
 
-constexpr const char* kRunNodes = R"SQL(
-CREATE TABLE IF NOT EXISTS run_nodes (
-  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  shard INTEGER NOT NULL,
-  shards INTEGER NOT NULL,
-  hostname TEXT NOT NULL DEFAULT '',
-  cpu_model TEXT NOT NULL DEFAULT '',
-  gpu_name TEXT NOT NULL DEFAULT '',
-  gpu_uuid TEXT NOT NULL DEFAULT '',
-  gpu_driver TEXT NOT NULL DEFAULT '',
-  cuda_runtime TEXT NOT NULL DEFAULT '',
-  cublas_version TEXT NOT NULL DEFAULT '',
-  library_versions TEXT NOT NULL DEFAULT '{}',
-  eebench_version TEXT NOT NULL DEFAULT '',
-  git_sha TEXT NOT NULL DEFAULT '',
-  git_dirty INTEGER NOT NULL DEFAULT 0,
-  compiler TEXT NOT NULL DEFAULT '',
-  build_type TEXT NOT NULL DEFAULT '',
-  command_line TEXT NOT NULL DEFAULT '',
-  started_at TEXT NOT NULL DEFAULT '',
-  finished_at TEXT,
-  status TEXT NOT NULL DEFAULT '',
-  slurm_job TEXT NOT NULL DEFAULT '',
-  PRIMARY KEY (run_id, shard, shards));
-)SQL";
 
 // Tables folded by their own rules; every other table with a trial_id column is per-trial data.
 const std::set<std::string> kRunTables = {"runs", "models", "tasks", "strategies", "trials", "planned_trials",
@@ -628,7 +603,6 @@ MergeResult merge_shards(const std::string& path, int64_t only_run,
   MergeResult res;
   sql::exec(store.handle(), path, "BEGIN IMMEDIATE");
   try {
-    sql::exec(store.handle(), path, kRunNodes);
     std::map<int64_t, std::unique_ptr<Merger>> mergers;
     std::map<int64_t, std::string> ends;
     for (auto& o : shards) {

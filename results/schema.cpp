@@ -163,6 +163,30 @@ UPDATE trials SET decision = (SELECT
                        ' trials: the last prepared one''s decision')
          ELSE g.resolved END
   FROM strategies g WHERE g.id = trials.strategy_id);
+-- One environment row per node that ran a shard of the run (eebench merge; docs/SPECS.md).
+CREATE TABLE run_nodes (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  shard INTEGER NOT NULL,
+  shards INTEGER NOT NULL,
+  hostname TEXT NOT NULL DEFAULT '',
+  cpu_model TEXT NOT NULL DEFAULT '',
+  gpu_name TEXT NOT NULL DEFAULT '',
+  gpu_uuid TEXT NOT NULL DEFAULT '',
+  gpu_driver TEXT NOT NULL DEFAULT '',
+  cuda_runtime TEXT NOT NULL DEFAULT '',
+  cublas_version TEXT NOT NULL DEFAULT '',
+  library_versions TEXT NOT NULL DEFAULT '{}',
+  eebench_version TEXT NOT NULL DEFAULT '',
+  git_sha TEXT NOT NULL DEFAULT '',
+  git_dirty INTEGER NOT NULL DEFAULT 0,
+  compiler TEXT NOT NULL DEFAULT '',
+  build_type TEXT NOT NULL DEFAULT '',
+  command_line TEXT NOT NULL DEFAULT '',
+  started_at TEXT NOT NULL DEFAULT '',
+  finished_at TEXT,
+  status TEXT NOT NULL DEFAULT '',
+  slurm_job TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (run_id, shard, shards));
 )SQL"}};
   return m;
 }

@@ -101,8 +101,8 @@ std::vector<std::vector<int32_t>> calibration_sequences(RunContext& ctx, const T
   }
   std::vector<std::vector<int32_t>> seqs;
   for (const auto& t : texts) {
-    std::vector<int32_t> ids{tok.bos()};
-    for (int id : tok.encode(t)) ids.push_back(id);
+    std::vector<int32_t> ids;
+    for (int id : tok.encode_for_model(t)) ids.push_back(id);  // BOS as the tokenizer's policy says
     if (static_cast<int>(ids.size()) > max_len) ids.resize(max_len);
     seqs.push_back(std::move(ids));
   }

@@ -22,7 +22,7 @@ Request make_partial_request(const Doc& doc, int index, const Tokenizer& tok, bo
     const size_t n_ws = py_rstrip_bytes(context);  // trailing spaces move onto the continuation
     continuation = context.substr(context.size() - n_ws) + continuation;
     context.resize(context.size() - n_ws);
-    if (add_bos) {
+    if (add_bos && tok.add_bos()) {  // the tokenizer's BOS policy, as make_request
       const int bos = tok.bos();
       if (bos < 0) throw Error(where + ": the tokenizer has no BOS token (run without BOS)");
       ctx[c].push_back(bos);

@@ -111,7 +111,8 @@ Request make_request(const Doc& doc, int index, const Tokenizer& tok, bool add_b
   r.index = index;
   r.doc = &doc;
   const std::vector<int> ctx = tok.encode(context);
-  if (add_bos) {
+  // add_bos allows BOS; whether it is prepended is the tokenizer's own policy (decided once at load).
+  if (add_bos && tok.add_bos()) {
     const int bos = tok.bos();
     if (bos < 0) throw Error(where + ": the tokenizer has no BOS token (run without BOS)");
     r.context.push_back(bos);
