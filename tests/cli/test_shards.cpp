@@ -253,12 +253,12 @@ TEST_CASE("merge refuses a corrupt shard or one of another spec or version or st
     sqlite3* h = nullptr;
     for (const std::string& f : {db, shard0}) {
       REQUIRE(sqlite3_open(f.c_str(), &h) == SQLITE_OK);
-      REQUIRE(sqlite3_exec(h, "ALTER TABLE trials ADD COLUMN decision TEXT NOT NULL DEFAULT ''", nullptr, nullptr,
+      REQUIRE(sqlite3_exec(h, "ALTER TABLE trials ADD COLUMN later_column TEXT NOT NULL DEFAULT ''", nullptr, nullptr,
                            nullptr) == SQLITE_OK);
       sqlite3_close(h);
     }
     REQUIRE(sqlite3_open(shard0.c_str(), &h) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(h, "UPDATE trials SET decision = 'kept: ' || id; ALTER TABLE samples ADD COLUMN extra2 TEXT",
+    REQUIRE(sqlite3_exec(h, "UPDATE trials SET later_column = 'kept: ' || id; ALTER TABLE samples ADD COLUMN extra2 TEXT",
                          nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(h);
     auto m = run_cmd("merge --db " + q(db));
@@ -272,7 +272,7 @@ TEST_CASE("merge refuses a corrupt shard or one of another spec or version or st
     m = run_cmd("merge --db " + q(db));
     INFO(m.output);
     REQUIRE(m.status == 0);
-    CHECK(rows(db, "SELECT decision FROM trials") == std::vector<std::string>{"kept: 1"});
+    CHECK(rows(db, "SELECT later_column FROM trials") == std::vector<std::string>{"kept: 1"});
   }
 }
 

@@ -75,7 +75,7 @@ TEST_CASE("a version-1 database is migrated in place, keeping its runs", "[resul
     make_fixture(s, 1);
   }
   // Make it look like a database written before schema version 2.
-  raw_exec(path, "DROP TABLE planned_trials; DROP TABLE targets; ALTER TABLE trials DROP COLUMN decision;"
+  raw_exec(path, "DROP TABLE planned_trials; DROP TABLE targets; DROP TABLE run_nodes; ALTER TABLE trials DROP COLUMN decision;"
                  " DELETE FROM schema_version WHERE version >= 2; PRAGMA user_version = 1;");
   auto s = ResultStore::open(path);
   CHECK(s.schema_version() == 3);
@@ -104,7 +104,7 @@ TEST_CASE("a version-2 database is migrated: each trial gets its strategy row's 
   // What version 2 stored: one `resolved` per strategy row (the last prepared trial's), no
   // per-trial decision.
   raw_exec(path,
-           "ALTER TABLE trials DROP COLUMN decision;"
+           "ALTER TABLE trials DROP COLUMN decision; DROP TABLE run_nodes;"
            " UPDATE strategies SET resolved = '{\"removed\":[7]}' WHERE name = 'exits';"
            " UPDATE strategies SET resolved = '{\"removed\":[3]}' WHERE name = 'shortgpt';"
            " DELETE FROM schema_version WHERE version = 3; PRAGMA user_version = 2;");

@@ -31,7 +31,7 @@ TEST_CASE("open creates the folder and the documented schema", "[results]") {
   CHECK(query1(s, "SELECT group_concat(version) FROM schema_version") == "1,2,3");  // created, then migrated
   const std::string tables = query1(
       s, "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type='table' ORDER BY name)");
-  CHECK(tables == "metrics,models,planned_trials,runs,samples,schema_version,strategies,targets,tasks,trials");
+  CHECK(tables == "metrics,models,planned_trials,run_nodes,runs,samples,schema_version,strategies,targets,tasks,trials");
   // Every column docs/SCHEMA.md promises for samples and metrics.
   CHECK(query1(s, "SELECT group_concat(name, ',') FROM pragma_table_info('samples')") ==
         "trial_id,doc_index,doc_id,grp,gold,pred,pred_norm,correct,correct_norm,loglik,layers_executed,"

@@ -14,7 +14,7 @@
 #include "tokenizer/tokenizer.h"
 
 using eeb::Tokenizer;
-using eeb::testing::ScratchDir;
+using eeb::testing::TempDir;
 using eeb::testing::TokJson;
 using Ids = std::vector<int>;
 
@@ -203,7 +203,7 @@ TEST_CASE("the real tokenizers round-trip text and spell it with their pieces") 
 }
 
 TEST_CASE("bad tokenizer.json files: one line naming the file and the problem") {
-  ScratchDir dir("tokjson");
+  TempDir dir("tokjson");
   auto expect = [&](const std::string& text, const std::string& what) {
     const std::string p = dir / "tokenizer.json";
     eeb::testing::write_text(p, text);

@@ -135,7 +135,7 @@ TEST_CASE("GGUF gpt2 vocabularies (llama-bpe, qwen2, gpt2) give the same ids as 
 
 TEST_CASE("a GGUF file's gpt2 vocabulary goes through the loader to the tokenizer") {
   SKIP_WITHOUT_DATA();
-  eeb::testing::ScratchDir dir("gguf_bpe");
+  eeb::testing::TempDir dir("gguf_bpe");
   eeb::EmbeddedVocab v = gguf_vocab_of(data("tokenizers/gpt2/tokenizer.json"), "gpt2");
   v.bos_id = v.eos_id = v.unk_id = 50256;
   v.add_bos = 1;
