@@ -310,18 +310,10 @@ int cmd_run(RunArgs a) {
     if (!child) store->finish_run(run_id, "running");  // reopened: clears finished_at and error
   } else if (child) {
     throw Error("--trial-index needs --resume RUN");
-  } else if (!a.spec_file.empty()) {
-    for (const char* k : {"model", "tokenizer", "task", "strategy", "params", "sweep", "split", "subjects", "shots"})
-      if (a.given.count(k))
-        throw Error(a.spec_file, std::string("--") + k + " cannot be combined with a run spec (set it in the file)");
-    spec = load_spec_file(a.spec_file, a, a.given);
-    spec.args.command_line = a.command_line;
-    spec.args.quiet = a.quiet;
+    validate(spec);
   } else {
-    if (a.task.empty()) throw Error("no task given (--task, or a run spec file; see eebench run --help)");
-    spec = RunSpec::from_args(a);
+    spec = spec_from_args(a);  // a spec file or the flags; validated
   }
-  validate(spec);
   if (!store) store = std::make_unique<ResultStore>(ResultStore::open(spec.args.db));
   const RunResult res = execute_run(*store, spec, run_id, a.only_trial);
   if (child) return 0;

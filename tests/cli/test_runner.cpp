@@ -20,17 +20,8 @@ using namespace eeb::testing;
 
 namespace {
 
-// A 64-token SentencePiece vocabulary: control tokens, letters and a few word pieces.
 std::unique_ptr<Tokenizer> small_tokenizer() {
-  EmbeddedVocab v;
-  v.tokens = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "\xe2\x96\x81the", "\xe2\x96\x81" "a", "ing", "er"};
-  for (char c = 'a'; c <= 'z'; ++c) v.tokens.push_back(std::string(1, c));
-  for (char c = 'A'; v.tokens.size() < 64; ++c) v.tokens.push_back(std::string(1, c));
-  for (size_t i = 0; i < v.tokens.size(); ++i) {
-    v.scores.push_back(-float(i));
-    v.types.push_back(i == 0 ? 2 : i < 3 ? 3 : 1);
-  }
-  return Tokenizer::from_proto(sentencepiece_proto_from_vocab(v), "test vocabulary");
+  return Tokenizer::from_proto(sentencepiece_proto_from_vocab(eeb::testing::small_test_vocab()), "test vocabulary");
 }
 
 struct FakeTask : Task {

@@ -7,20 +7,13 @@
 #include <vector>
 
 #include "reports/stat_tests.h"
+#include "tests/reports/normal_tail.h"
 
 using namespace eeb;
+using eeb::testing::normal_tail;
 
 namespace {
 
-// P(Z > z) by Simpson's rule on the density over [z, z + 12].
-double normal_tail(double z) {
-  const int n = 200000;
-  const double a = z, b = z + 12, h = (b - a) / n;
-  auto phi = [](double x) { return std::exp(-x * x / 2) / std::sqrt(2 * M_PI); };
-  double s = phi(a) + phi(b);
-  for (int i = 1; i < n; ++i) s += phi(a + i * h) * (i % 2 ? 4 : 2);
-  return s * h / 3;
-}
 
 // Number of subsets of size k of {0..n-1}, called for each, by recursion.
 template <class F>

@@ -24,18 +24,7 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-// A 64-token SentencePiece vocabulary: control tokens, letters and a few word pieces.
-EmbeddedVocab small_vocab() {
-  EmbeddedVocab v;
-  v.tokens = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "\xe2\x96\x81the", "\xe2\x96\x81" "a", "ing", "er"};
-  for (char c = 'a'; c <= 'z'; ++c) v.tokens.push_back(std::string(1, c));
-  for (char c = 'A'; v.tokens.size() < 64; ++c) v.tokens.push_back(std::string(1, c));
-  for (size_t i = 0; i < v.tokens.size(); ++i) {
-    v.scores.push_back(-float(i));
-    v.types.push_back(i == 0 ? 2 : i < 3 ? 3 : 1);
-  }
-  return v;
-}
+EmbeddedVocab small_vocab() { return eeb::testing::small_test_vocab(); }
 
 // Random edits. `header` is the length of the structured prefix that most edits target.
 struct Mutator {
