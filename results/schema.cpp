@@ -233,8 +233,11 @@ void record_version(sqlite3* db, const std::string& path, int version, const cha
 }  // namespace
 
 void ensure_schema(sqlite3* db, const std::string& path) {
+  // The common case needs no write lock. Anything else is judged only under the lock: the three
+  // reads of read_state are separate statements, so a process creating the database meanwhile can
+  // make them disagree (application_id still 0, tables already there) and look like another program.
   State st = read_state(db, path);
-  if (!classify(st, path) && st.version == kSchemaVersion) return;  // the common case: no write lock
+  if (st.app_id == kApplicationId && st.version == kSchemaVersion) return;
   exec(db, path, "BEGIN IMMEDIATE");
   try {
     st = read_state(db, path);  // another process may have created or migrated it meanwhile
