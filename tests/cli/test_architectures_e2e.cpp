@@ -41,6 +41,7 @@ struct Family {
   std::string expected;   // tokenizers/expected/<...>.jsonl; "" for SentencePiece
   std::string gguf_pre;   // tokenizer.ggml.pre for byte-level BPE vocabularies
   int bos = -1;           // BOS id the family prepends; -1: none
+  std::string bos_piece;  // its vocabulary entry
   std::string kind;       // tokenizer kind recorded with the run
 };
 
@@ -69,23 +70,28 @@ std::vector<Family> families() {
     c.rope_type = "llama3";
     c.rope_factor = 8, c.rope_low_freq_factor = 1, c.rope_high_freq_factor = 4, c.rope_original_max_pos = 16;
     c.rope_theta = 500000.f;
-    v.push_back({"llama3", c, "llama3", "llama3", "llama-bpe", 128000, "bpe"});
+    v.push_back({"llama3", c, "llama3", "llama3", "llama-bpe", 128000, "<|begin_of_text|>", "bpe"});
+    c.tied_embeddings = true;  // Llama-3.2-1B/3B: tied, so the GGUF has no output.weight
+    c.rope_factor = 32;
+    v.push_back({"llama3.2-tied", c, "llama3", "llama3", "llama-bpe", 128000, "<|begin_of_text|>", "bpe"});
   }
   {  // Qwen2.5: q/k/v biases, tied embeddings, vocab_size 151936 > the tokenizer's 151669 ids.
     ModelConfig c = base("qwen2", 32, 4, 2, 8, 151936, 151643, 151645);
     c.tied_embeddings = true;
     c.rope_theta = 1000000.f;
-    v.push_back({"qwen2", c, "qwen3", "qwen3", "qwen2", -1, "bpe"});
+    v.push_back({"qwen2", c, "qwen3", "qwen3", "qwen2", -1, "", "bpe"});
   }
   {  // Qwen3: per-head q/k RMSNorm, head_dim 16 != hidden 32 / 4 heads.
     ModelConfig c = base("qwen3", 32, 4, 2, 16, 151936, 151643, 151645);
     c.rope_theta = 1000000.f;
-    v.push_back({"qwen3", c, "qwen3", "qwen3", "qwen2", -1, "bpe"});
+    v.push_back({"qwen3", c, "qwen3", "qwen3", "qwen2", -1, "", "bpe"});
   }
   {  // Mistral: sliding window shorter than the SST-2 prompts; Llama-2 SentencePiece vocabulary.
     ModelConfig c = base("mistral", 32, 4, 2, 8, 32000, 1, 2);
     c.sliding_window = 8;
-    v.push_back({"mistral", c, "llama2", "", "", 1, "sentencepiece"});
+    v.push_back({"mistral", c, "llama2", "", "", 1, "<s>", "sentencepiece"});
+    c.sliding_window = 0;  // Mistral-7B-v0.2+: "sliding_window": null, so the GGUF must agree exactly
+    v.push_back({"mistral-no-window", c, "llama2", "", "", 1, "<s>", "sentencepiece"});
   }
   return v;
 }
@@ -193,11 +199,12 @@ std::vector<int32_t> with_bos(int bos, const std::vector<int>& ids) {
   return out;
 }
 
-}  // namespace
-
-TEST_CASE("eebench run / logits / tokenize on HF dirs and GGUF files of llama3, qwen2, qwen3, mistral",
-          "[cli][arch]") {
-  SKIP_WITHOUT_DATA();
+// Writes family `name` as an HF dir and a GGUF file and checks tokenize, run and logits on both.
+void check_family(const std::string& name) {
+  const std::vector<Family> all = families();
+  const auto it = std::find_if(all.begin(), all.end(), [&](const Family& x) { return x.name == name; });
+  REQUIRE(it != all.end());
+  const Family& f = *it;
   const std::string data = shared_data() + "/datasets";
   const std::string toks = shared_data() + "/tokenizers/";
   TaskOptions to;
@@ -207,8 +214,7 @@ TEST_CASE("eebench run / logits / tokenize on HF dirs and GGUF files of llama3, 
   REQUIRE(docs.size() == static_cast<size_t>(kDocs));
   sentencepiece::SentencePieceProcessor sp;
   REQUIRE(sp.Load(toks + "llama2/tokenizer.model").ok());
-
-  for (const Family& f : families()) {
+  {
     INFO("family " << f.name);
     const std::string dir = temp_dir("arch_e2e_" + f.name);
     const Model m = random_model(f.cfg, 7);
@@ -272,7 +278,7 @@ TEST_CASE("eebench run / logits / tokenize on HF dirs and GGUF files of llama3, 
       // llama.cpp's converter writes Mistral as `llama` without a sliding window (GGUF has no key for
       // it), so the GGUF file is scored with full attention.
       RefModel r = rm;
-      if (is_gguf && f.cfg.architecture == "mistral") r.c.sliding_window = 0;
+      if (is_gguf) r.c.sliding_window = 0;
 
       // tokenize: the ids eebench scores for the first prompt = BOS policy + the reference ids.
       auto t = run_cmd("tokenize -m " + q(path) + " --text " + sh(docs[0].context) + " --json");
@@ -282,6 +288,7 @@ TEST_CASE("eebench run / logits / tokenize on HF dirs and GGUF files of llama3, 
       CHECK(tj.at("ids").get<std::vector<int32_t>>() == with_bos(f.bos, ctx_ids[0]));
       CHECK(tj.at("add_bos") == (f.bos >= 0));
       CHECK(tj.at("kind") == f.kind);
+      if (f.bos >= 0) CHECK(tj.at("pieces").at(0) == f.bos_piece);
 
       // run: every stored log-likelihood equals the reference on the reference ids.
       const std::string db = dir + (is_gguf ? "/gguf.db" : "/hf.db");
@@ -293,7 +300,10 @@ TEST_CASE("eebench run / logits / tokenize on HF dirs and GGUF files of llama3, 
       REQUIRE(s.loglik.size() == static_cast<size_t>(kDocs));
       CHECK(s.tokenizer.at("kind") == f.kind);
       CHECK(s.tokenizer.at("add_bos") == (f.bos >= 0));
-      CHECK(!s.tokenizer.at("bos_policy").get<std::string>().empty());
+      // "BOS <piece> ...: why" or "no BOS: why" (tokenizer/*.cpp set_bos_policy).
+      const std::string policy = s.tokenizer.at("bos_policy");
+      INFO("bos_policy " << policy);
+      CHECK(policy.rfind(f.bos >= 0 ? "BOS " + f.bos_piece : "no BOS", 0) == 0);
       for (int i = 0; i < kDocs; ++i) {
         REQUIRE(s.loglik[i].size() == full_ids[i].size());
         const size_t n_ctx = with_bos(f.bos, ctx_ids[i]).size();
@@ -325,8 +335,8 @@ TEST_CASE("eebench run / logits / tokenize on HF dirs and GGUF files of llama3, 
       }
     }
 
-    // HF dir and GGUF: the same scores (Mistral: the GGUF has no window, so only where it is unused).
-    if (f.cfg.architecture != "mistral") {
+    // HF dir and GGUF: the same scores (Mistral's GGUF has no window: only where the HF dir has none).
+    if (f.cfg.sliding_window == 0) {
       for (int i = 0; i < kDocs; ++i)
         for (size_t c = 0; c < stored["hf"].loglik[i].size(); ++c) {
           const double a = stored["hf"].loglik[i][c], b = stored["gguf"].loglik[i][c];
@@ -338,4 +348,36 @@ TEST_CASE("eebench run / logits / tokenize on HF dirs and GGUF files of llama3, 
     CHECK(stored["hf"].tokenizer.at("add_bos") == stored["gguf"].tokenizer.at("add_bos"));
     fs::remove_all(dir);
   }
+}
+
+}  // namespace
+
+TEST_CASE("HF dir and GGUF of Llama-3 (rope_scaling llama3 / tokenizer.json): run logits tokenize", "[cli][arch]") {
+  SKIP_WITHOUT_DATA();
+  check_family("llama3");
+}
+
+TEST_CASE("HF dir and GGUF of Llama-3.2 (llama3 scaling / tied embeddings): run logits tokenize", "[cli][arch]") {
+  SKIP_WITHOUT_DATA();
+  check_family("llama3.2-tied");
+}
+
+TEST_CASE("HF dir and GGUF of Qwen2.5 (q/k/v bias / tied / vocab > tokenizer): run logits tokenize", "[cli][arch]") {
+  SKIP_WITHOUT_DATA();
+  check_family("qwen2");
+}
+
+TEST_CASE("HF dir and GGUF of Qwen3 (q/k norm / head_dim != hidden / heads): run logits tokenize", "[cli][arch]") {
+  SKIP_WITHOUT_DATA();
+  check_family("qwen3");
+}
+
+TEST_CASE("HF dir and GGUF of Mistral (sliding window 8 / Llama-2 SentencePiece): run logits tokenize", "[cli][arch]") {
+  SKIP_WITHOUT_DATA();
+  check_family("mistral");
+}
+
+TEST_CASE("HF dir and GGUF of Mistral v0.2+ (sliding_window null): run logits tokenize", "[cli][arch]") {
+  SKIP_WITHOUT_DATA();
+  check_family("mistral-no-window");
 }
