@@ -43,6 +43,7 @@ struct Family {
   int bos = -1;           // BOS id the family prepends; -1: none
   std::string bos_piece;  // its vocabulary entry
   std::string kind;       // tokenizer kind recorded with the run
+  json extra = json::object();  // more config.json keys as the family's published configs carry them
 };
 
 std::vector<json> expected_lines(const std::string& name, const std::string& set) {
@@ -70,28 +71,43 @@ std::vector<Family> families() {
     c.rope_type = "llama3";
     c.rope_factor = 8, c.rope_low_freq_factor = 1, c.rope_high_freq_factor = 4, c.rope_original_max_pos = 16;
     c.rope_theta = 500000.f;
-    v.push_back({"llama3", c, "llama3", "llama3", "llama-bpe", 128000, "<|begin_of_text|>", "bpe"});
+    // Meta-Llama-3.1-8B's config.json keys beyond the dimensions.
+    const json llama = {{"attention_bias", false}, {"attention_dropout", 0.0}, {"mlp_bias", false},
+                        {"pretraining_tp", 1}, {"initializer_range", 0.02}, {"use_cache", true},
+                        {"eos_token_id", {128001, 128008, 128009}}, {"torch_dtype", "bfloat16"},
+                        {"transformers_version", "4.43.0.dev0"}};
+    v.push_back({"llama3", c, "llama3", "llama3", "llama-bpe", 128000, "<|begin_of_text|>", "bpe", llama});
     c.tied_embeddings = true;  // Llama-3.2-1B/3B: tied, so the GGUF has no output.weight
     c.rope_factor = 32;
-    v.push_back({"llama3.2-tied", c, "llama3", "llama3", "llama-bpe", 128000, "<|begin_of_text|>", "bpe"});
+    v.push_back({"llama3.2-tied", c, "llama3", "llama3", "llama-bpe", 128000, "<|begin_of_text|>", "bpe", llama});
   }
   {  // Qwen2.5: q/k/v biases, tied embeddings, vocab_size 151936 > the tokenizer's 151669 ids.
     ModelConfig c = base("qwen2", 32, 4, 2, 8, 151936, 151643, 151645);
     c.tied_embeddings = true;
     c.rope_theta = 1000000.f;
-    v.push_back({"qwen2", c, "qwen3", "qwen3", "qwen2", -1, "", "bpe"});
+    // Qwen2.5-0.5B's: a sliding_window value and max_window_layers < layers, unused without use_sliding_window.
+    const json qwen2 = {{"attention_dropout", 0.0}, {"initializer_range", 0.02}, {"max_window_layers", 1},
+                        {"sliding_window", 32768}, {"use_sliding_window", false}, {"use_mrope", false},
+                        {"rope_scaling", nullptr}, {"use_cache", true}, {"torch_dtype", "bfloat16"}};
+    v.push_back({"qwen2", c, "qwen3", "qwen3", "qwen2", -1, "", "bpe", qwen2});
   }
   {  // Qwen3: per-head q/k RMSNorm, head_dim 16 != hidden 32 / 4 heads.
     ModelConfig c = base("qwen3", 32, 4, 2, 16, 151936, 151643, 151645);
     c.rope_theta = 1000000.f;
-    v.push_back({"qwen3", c, "qwen3", "qwen3", "qwen2", -1, "", "bpe"});
+    // Qwen3-0.6B's: rope_scaling and sliding_window null, attention_bias false.
+    const json qwen3 = {{"attention_bias", false}, {"attention_dropout", 0.0}, {"rope_scaling", nullptr},
+                        {"sliding_window", nullptr}, {"use_sliding_window", false}, {"max_window_layers", 2},
+                        {"initializer_range", 0.02}, {"use_cache", true}, {"torch_dtype", "bfloat16"}};
+    v.push_back({"qwen3", c, "qwen3", "qwen3", "qwen2", -1, "", "bpe", qwen3});
   }
   {  // Mistral: sliding window shorter than the SST-2 prompts; Llama-2 SentencePiece vocabulary.
     ModelConfig c = base("mistral", 32, 4, 2, 8, 32000, 1, 2);
     c.sliding_window = 8;
-    v.push_back({"mistral", c, "llama2", "", "", 1, "<s>", "sentencepiece"});
+    const json mistral = {{"attention_dropout", 0.0}, {"initializer_range", 0.02}, {"use_cache", true},
+                          {"torch_dtype", "bfloat16"}, {"transformers_version", "4.34.0.dev0"}};
+    v.push_back({"mistral", c, "llama2", "", "", 1, "<s>", "sentencepiece", mistral});
     c.sliding_window = 0;  // Mistral-7B-v0.2+: "sliding_window": null, so the GGUF must agree exactly
-    v.push_back({"mistral-no-window", c, "llama2", "", "", 1, "<s>", "sentencepiece"});
+    v.push_back({"mistral-no-window", c, "llama2", "", "", 1, "<s>", "sentencepiece", mistral});
   }
   return v;
 }
@@ -256,8 +272,10 @@ void check_family(const std::string& name) {
                  R"({"add_bos_token": true, "add_eos_token": false, "bos_token": "<s>", "eos_token": "</s>",
                      "unk_token": "<unk>", "tokenizer_class": "LlamaTokenizer"})");
     }
-    const json cfg = json::parse(std::ifstream(hf + "/config.json"));
+    json cfg = json::parse(std::ifstream(hf + "/config.json"));
     CHECK(cfg.at("model_type") == f.cfg.architecture);
+    for (auto it = f.extra.begin(); it != f.extra.end(); ++it) cfg[it.key()] = it.value();
+    write_text(hf + "/config.json", cfg.dump(2));
 
     // The GGUF file of the same weights with the vocabulary embedded.
     const std::string gguf = dir + "/m.gguf";
