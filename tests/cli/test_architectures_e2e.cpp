@@ -201,6 +201,23 @@ double ref_loglik(const RefModel& rm, const std::vector<int32_t>& whole, size_t 
   return s;
 }
 
+// The model with every tensor as load_f32() gives it (dequantized, HF row order): the weights the
+// reference sees for a BF16 / Q8_0 file.
+Model f32_copy(const Model& in) {
+  Model out;
+  out.cfg = in.cfg;
+  for (const auto& [name, t] : in.tensors) {
+    auto buf = std::make_shared<std::vector<float>>(in.load_f32(name));
+    TensorInfo c = t;
+    c.dtype = DType::F32;
+    c.data = reinterpret_cast<const uint8_t*>(buf->data());
+    c.nbytes = buf->size() * sizeof(float);
+    out.tensors[name] = c;
+    out.keepalive.push_back(buf);
+  }
+  return out;
+}
+
 // Single-quoted for sh, quotes inside included (SST-2 text has "it 's").
 std::string sh(const std::string& s) {
   std::string out = "'";
@@ -261,42 +278,50 @@ void check_family(const std::string& name) {
     }
 
     // The HF directory: weights + config.json as the family writes it + its tokenizer files.
-    const std::string hf = dir + "/hf";
-    write_hf_dir(m, hf, DType::F32);
-    if (f.kind == "bpe") {
-      fs::copy_file(toks + f.tok_dir + "/tokenizer.json", hf + "/tokenizer.json");
-      fs::copy_file(toks + f.tok_dir + "/tokenizer_config.json", hf + "/tokenizer_config.json");
-    } else {
-      fs::copy_file(toks + "llama2/tokenizer.model", hf + "/tokenizer.model");
-      write_text(hf + "/tokenizer_config.json",  // Mistral-7B-v0.1's BOS/EOS settings
-                 R"({"add_bos_token": true, "add_eos_token": false, "bos_token": "<s>", "eos_token": "</s>",
-                     "unk_token": "<unk>", "tokenizer_class": "LlamaTokenizer"})");
-    }
-    json cfg = json::parse(std::ifstream(hf + "/config.json"));
-    CHECK(cfg.at("model_type") == f.cfg.architecture);
-    for (auto it = f.extra.begin(); it != f.extra.end(); ++it) cfg[it.key()] = it.value();
-    write_text(hf + "/config.json", cfg.dump(2));
+    auto write_hf = [&](const std::string& hf, DType dt) {
+      write_hf_dir(m, hf, dt);
+      if (f.kind == "bpe") {
+        fs::copy_file(toks + f.tok_dir + "/tokenizer.json", hf + "/tokenizer.json");
+        fs::copy_file(toks + f.tok_dir + "/tokenizer_config.json", hf + "/tokenizer_config.json");
+      } else {
+        fs::copy_file(toks + "llama2/tokenizer.model", hf + "/tokenizer.model");
+        write_text(hf + "/tokenizer_config.json",  // Mistral-7B-v0.1's BOS/EOS settings
+                   R"({"add_bos_token": true, "add_eos_token": false, "bos_token": "<s>", "eos_token": "</s>",
+                       "unk_token": "<unk>", "tokenizer_class": "LlamaTokenizer"})");
+      }
+      json cfg = json::parse(std::ifstream(hf + "/config.json"));
+      CHECK(cfg.at("model_type") == f.cfg.architecture);
+      for (auto it = f.extra.begin(); it != f.extra.end(); ++it) cfg[it.key()] = it.value();
+      write_text(hf + "/config.json", cfg.dump(2));
+    };
+    const std::string hf = dir + "/hf", hf_bf16 = dir + "/hf_bf16";
+    write_hf(hf, DType::F32);
+    write_hf(hf_bf16, DType::BF16);
 
     // The GGUF file of the same weights with the vocabulary embedded.
-    const std::string gguf = dir + "/m.gguf";
-    if (f.kind == "bpe") {
-      const EmbeddedVocab v = gguf_vocab_of(toks + f.tok_dir + "/tokenizer.json", f);
-      write_gguf(m, gguf, DType::F32, 3, &v);
-      add_bpe_keys(gguf, v);
-    } else {
-      // The Llama-2 SentencePiece vocabulary as llama.cpp embeds it (same pieces as tokenizer.model).
-      const Model tiny = load_model(shared_data() + "/models/llama-2-tiny-random.gguf");
-      write_gguf(m, gguf, DType::F32, 3, &tiny.vocab);
+    const std::string gguf = dir + "/m.gguf", gguf_q8 = dir + "/m_q8_0.gguf";
+    for (const auto& [path, dt] : {std::pair{gguf, DType::F32}, std::pair{gguf_q8, DType::Q8_0}}) {
+      if (f.kind == "bpe") {
+        const EmbeddedVocab v = gguf_vocab_of(toks + f.tok_dir + "/tokenizer.json", f);
+        write_gguf(m, path, dt, 3, &v);
+        add_bpe_keys(path, v);
+      } else {
+        // The Llama-2 SentencePiece vocabulary as llama.cpp embeds it (same pieces as tokenizer.model).
+        const Model tiny = load_model(shared_data() + "/models/llama-2-tiny-random.gguf");
+        write_gguf(m, path, dt, 3, &tiny.vocab);
+      }
     }
 
     std::map<std::string, Stored> stored;
-    for (const std::string& path : {hf, gguf}) {
-      const bool is_gguf = path == gguf;
+    for (const std::string& path : {hf, gguf, hf_bf16, gguf_q8}) {
+      const bool is_gguf = path == gguf || path == gguf_q8;
       INFO((is_gguf ? "GGUF " : "HF dir ") << path);
       // llama.cpp's converter writes Mistral as `llama` without a sliding window (GGUF has no key for
       // it), so the GGUF file is scored with full attention.
       RefModel r = rm;
       if (is_gguf) r.c.sliding_window = 0;
+      // BF16 / Q8_0: the reference runs on the weights as stored (dequantized by load_f32).
+      if (path == hf_bf16 || path == gguf_q8) r = RefModel(f32_copy(load_model(path)));
 
       // tokenize: the ids eebench scores for the first prompt = BOS policy + the reference ids.
       auto t = run_cmd("tokenize -m " + q(path) + " --text " + sh(docs[0].context) + " --json");
@@ -309,7 +334,7 @@ void check_family(const std::string& name) {
       if (f.bos >= 0) CHECK(tj.at("pieces").at(0) == f.bos_piece);
 
       // run: every stored log-likelihood equals the reference on the reference ids.
-      const std::string db = dir + (is_gguf ? "/gguf.db" : "/hf.db");
+      const std::string db = path + ".db";
       auto run = run_cmd("run -m " + q(path) + " -t sst2 -s full -d " + q(data) + " --limit " +
                          std::to_string(kDocs) + " --reps 0 --warmup 0 --db " + q(db));
       INFO(run.output);
@@ -331,7 +356,7 @@ void check_family(const std::string& name) {
           CHECK(std::abs(s.loglik[i][c] - want) <= 1e-4 * std::abs(want));
         }
       }
-      stored[is_gguf ? "gguf" : "hf"] = s;
+      stored[path] = s;
 
       // logits: tokens as above; each layer's top-3 probabilities equal the reference logit lens.
       auto lg = run_cmd("logits -m " + q(path) + " --prompt " + sh(docs[1].context) + " --top 3 --json");
@@ -356,14 +381,14 @@ void check_family(const std::string& name) {
     // HF dir and GGUF: the same scores (Mistral's GGUF has no window: only where the HF dir has none).
     if (f.cfg.sliding_window == 0) {
       for (int i = 0; i < kDocs; ++i)
-        for (size_t c = 0; c < stored["hf"].loglik[i].size(); ++c) {
-          const double a = stored["hf"].loglik[i][c], b = stored["gguf"].loglik[i][c];
+        for (size_t c = 0; c < stored[hf].loglik[i].size(); ++c) {
+          const double a = stored[hf].loglik[i][c], b = stored[gguf].loglik[i][c];
           INFO("doc " << i << " choice " << c << " HF " << a << " GGUF " << b);
           CHECK(std::abs(a - b) <= 1e-5 * std::abs(a));
         }
     }
-    CHECK(stored["hf"].tokenizer.at("kind") == stored["gguf"].tokenizer.at("kind"));
-    CHECK(stored["hf"].tokenizer.at("add_bos") == stored["gguf"].tokenizer.at("add_bos"));
+    CHECK(stored[hf].tokenizer.at("kind") == stored[gguf].tokenizer.at("kind"));
+    CHECK(stored[hf].tokenizer.at("add_bos") == stored[gguf].tokenizer.at("add_bos"));
     fs::remove_all(dir);
   }
 }
