@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "tasks/builtin.h"
+#include "tasks/fewshot_context.h"
 #include "tasks/table.h"
 #include "tasks/text.h"
 
@@ -153,20 +154,20 @@ class MmluTask final : public Task {
         Doc d;
         d.id = subject + ":" + split + ":" + std::to_string(i);
         d.group = subject;
-        d.context = desc;
         // first_n sampler; when the pool is the evaluated split itself, the document is left out
         // (lm-eval's rm_eval_doc, which compares documents by value).
+        std::vector<FewshotExample> examples;
         int taken = 0;
         for (size_t j = 0; j < pool.size() && taken < shots; ++j) {
           if (split == kFewshotSplit && pool[j] == it) continue;
-          d.context += doc_text(pool[j]) + kTargetDelimiter + kLetters[pool[j].answer] + kFewshotDelimiter;
+          examples.push_back({doc_text(pool[j]), kLetters[pool[j].answer]});
           d.fewshot_ids.push_back(subject + ":" + kFewshotSplit + ":" + std::to_string(j));
           ++taken;
         }
         if (taken < shots)
           throw Error("mmlu: not enough few-shot examples in " + std::string(kFewshotSplit) +
                       " for document " + d.id);
-        d.context += doc_text(it);
+        d.context = fewshot_context(desc, examples, doc_text(it), kTargetDelimiter, kFewshotDelimiter);
         for (const auto& l : kLetters) d.choices.push_back(kTargetDelimiter + l);
         d.gold = it.answer;
         docs.push_back(std::move(d));
