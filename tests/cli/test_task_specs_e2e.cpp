@@ -238,9 +238,10 @@ TEST_CASE("every built-in task runs with full, adainfer and shortgpt on the shar
   SKIP_WITHOUT_DATA();
   // The split each task trains AdaInfer's classifier and calibrates ShortGPT on: train where the
   // shared data has one, else the evaluated split (docs/TASKS.md).
+  // MMLU: one subject, trained and calibrated on its 5 dev questions.
   const std::map<std::string, std::string> calib = {
-      {"sst2", "train"},          {"sst2_test", "train"}, {"boolq", "validation"}, {"piqa", "validation"},
-      {"commonsense_qa", "validation"}, {"ag_news", "test"},   {"wsc273", "test"}};
+      {"sst2", "train"},          {"mmlu", "dev"},  {"sst2_test", "train"}, {"boolq", "validation"},
+      {"piqa", "validation"}, {"commonsense_qa", "validation"}, {"ag_news", "test"}, {"wsc273", "test"}};
   for (const auto& n : shipped_spec_names()) {
     INFO("a shipped spec without an entry here: " << n);
     CHECK(calib.count(n) == 1);
@@ -250,12 +251,12 @@ TEST_CASE("every built-in task runs with full, adainfer and shortgpt on the shar
     const std::string db = dir / (task + ".db");
     const std::map<std::string, std::string> strategies = {
         {"full", "{}"},
-        {"adainfer", "{\"train_split\": \"" + split + "\", \"train_size\": 16}"},
-        {"shortgpt", "{\"n\": 2, \"calib_split\": \"" + split + "\", \"calib_size\": 8}"}};
+        {"adainfer", "{\"train_split\": \"" + split + "\", \"train_size\": " + (task == "mmlu" ? "5" : "16") + "}"},
+        {"shortgpt", "{\"n\": 2, \"calib_split\": \"" + split + "\", \"calib_size\": " + (task == "mmlu" ? "5" : "8") + "}"}};
     for (const auto& [s, params] : strategies) {
       INFO(task << " " << s);
-      auto r = run_cmd("run -q -m " + q(model_dir()) + " -t " + task + " -s " + s + " -p " + q(params) + " -d " +
-                       q(data_dir()) + " --limit 3 --reps 0 --db " + q(db));
+      auto r = run_cmd("run -q -m " + q(model_dir()) + " -t " + task + (task == "mmlu" ? " --subjects abstract_algebra" : "") +
+                       " -s " + s + " -p " + q(params) + " -d " + q(data_dir()) + " --limit 3 --reps 0 --db " + q(db));
       INFO(r.output);
       CHECK(r.status == 0);
     }
