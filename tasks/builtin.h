@@ -19,8 +19,8 @@ Request make_partial_request(const Doc& doc, int index, const Tokenizer& tok, bo
 // The 57 MMLU subjects, in lm-eval's (alphabetical) order.
 const std::vector<std::string>& mmlu_subjects();
 
-// Shared by the tasks: few-shot prompt assembly as lm-eval renders it without a chat template:
-// description + Σ (example_text + target_delimiter + example_answer + fewshot_delimiter) + doc_text.
+// lm-eval's default delimiters, for the C++ tasks' prompts (assembled by tasks/fewshot_context.h)
+// and choices (target_delimiter + choice).
 inline constexpr const char* kTargetDelimiter = " ";
 inline constexpr const char* kFewshotDelimiter = "\n\n";
 

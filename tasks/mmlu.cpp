@@ -9,6 +9,8 @@
 
 #include "core/error.h"
 #include "tasks/builtin.h"
+#include "tasks/fewshot_context.h"
+#include "tasks/fewshot_sampler.h"
 #include "tasks/table.h"
 #include "tasks/text.h"
 
@@ -136,15 +138,18 @@ class MmluTask final : public Task {
     }
 
     std::vector<Doc> docs;
+    PyRandom unused_rnd;  // first_n draws nothing from it
     for (const auto& subject : subjects) {
       const auto items = read_subject(subject_path(opt.data_dir, split, subject));
       std::vector<MmluItem> pool;
       if (shots > 0) {
         const std::string fs_path = subject_path(opt.data_dir, kFewshotSplit, subject);
         pool = split == kFewshotSplit ? items : read_subject(fs_path);
-        if (pool.size() < static_cast<size_t>(shots))
+        const bool draw_extra = split == kFewshotSplit;  // see first_n below
+        if (pool.size() < static_cast<size_t>(shots) + (draw_extra ? 1 : 0))
           throw Error(fs_path, "only " + std::to_string(pool.size()) + " examples for " +
-                                   std::to_string(shots) + " shots");
+                                   std::to_string(shots) + " shots" +
+                                   (draw_extra ? " (+1: the evaluated split is the few-shot split)" : ""));
       }
       const std::string desc = description(subject);
       const size_t n = opt.limit > 0 ? std::min(items.size(), static_cast<size_t>(opt.limit)) : items.size();
@@ -153,20 +158,20 @@ class MmluTask final : public Task {
         Doc d;
         d.id = subject + ":" + split + ":" + std::to_string(i);
         d.group = subject;
-        d.context = desc;
-        // first_n sampler; when the pool is the evaluated split itself, the document is left out
-        // (lm-eval's rm_eval_doc, which compares documents by value).
-        int taken = 0;
-        for (size_t j = 0; j < pool.size() && taken < shots; ++j) {
-          if (split == kFewshotSplit && pool[j] == it) continue;
-          d.context += doc_text(pool[j]) + kTargetDelimiter + kLetters[pool[j].answer] + kFewshotDelimiter;
+        // first_n sampler. Evaluating the few-shot split itself is lm-eval with test_split = dev, i.e.
+        // fewshot_split == test_split: k + 1 taken, the document left out (rm_eval_doc compares
+        // documents by value), first k kept.
+        const auto chosen = draw_fewshot(FewshotSampler::first_n, unused_rnd, pool.size(), shots,
+                                         split == kFewshotSplit, [&](size_t j) { return pool[j] == it; });
+        std::vector<FewshotExample> examples;
+        for (size_t j : chosen) {
+          examples.push_back({doc_text(pool[j]), kLetters[pool[j].answer]});
           d.fewshot_ids.push_back(subject + ":" + kFewshotSplit + ":" + std::to_string(j));
-          ++taken;
         }
-        if (taken < shots)
+        if (chosen.size() < static_cast<size_t>(shots))
           throw Error("mmlu: not enough few-shot examples in " + std::string(kFewshotSplit) +
                       " for document " + d.id);
-        d.context += doc_text(it);
+        d.context = fewshot_context(desc, examples, doc_text(it), kTargetDelimiter, kFewshotDelimiter);
         for (const auto& l : kLetters) d.choices.push_back(kTargetDelimiter + l);
         d.gold = it.answer;
         docs.push_back(std::move(d));

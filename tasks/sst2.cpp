@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "tasks/builtin.h"
+#include "tasks/fewshot_context.h"
 #include "tasks/fewshot_sampler.h"
 #include "tasks/table.h"
 #include "tasks/text.h"
@@ -95,11 +96,12 @@ class Sst2Task final : public Task {
                                        [&](size_t j) { return split == "train" && j == i; });
       if (chosen.size() < static_cast<size_t>(shots))
         throw Error("sst2: not enough few-shot examples for document " + d.id);
+      std::vector<FewshotExample> examples;
       for (size_t j : chosen) {
-        d.context += doc_text(pool[j]) + kTargetDelimiter + kAnswers[pool[j].label] + kFewshotDelimiter;
+        examples.push_back({doc_text(pool[j]), kAnswers[pool[j].label]});
         d.fewshot_ids.push_back("train:" + std::to_string(j));
       }
-      d.context += doc_text(it);
+      d.context = fewshot_context("", examples, doc_text(it), kTargetDelimiter, kFewshotDelimiter);
       for (const auto& a : kAnswers) d.choices.push_back(kTargetDelimiter + a);
       d.gold = it.label;
       docs.push_back(std::move(d));

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/strings.h"
 #include "tasks/builtin.h"
+#include "tasks/fewshot_context.h"
 #include "tasks/fewshot_sampler.h"
 #include "tasks/table.h"
 #include "tasks/template.h"
@@ -126,12 +127,13 @@ class SpecTask final : public Task {
       const Row& r = rows[i];
       Doc d;
       d.id = split + ":" + std::to_string(i);
-      std::string prefix = description_.present() ? render(description_, r) : "";
+      const std::string description = description_.present() ? render(description_, r) : "";
+      std::vector<FewshotExample> examples;
       if (shots > 0) {
         const auto chosen = draw_fewshot(sampler_, rnd, pool.size(), shots, draw_extra,
                                          [&](size_t j) { return pool[j].doc == r.doc; });
         for (size_t j : chosen) {
-          prefix += example(pool[j]);
+          examples.push_back(example(pool[j]));
           d.fewshot_ids.push_back(fewshot_source_ + ":" + std::to_string(j));
         }
       }
@@ -143,14 +145,15 @@ class SpecTask final : public Task {
           fail_at(doc_to_target_.where, "doc_to_target: with an index doc_to_text the target must be the "
                                         "shared continuation string (" + r.where + ")");
         d.gold = check_index(text.get<int64_t>(), choices.size(), doc_to_text_, r);
-        d.context = prefix;
+        d.context = fewshot_context(description, examples, "", target_delimiter_, fewshot_delimiter_);
         d.target_delimiter = target_delimiter_;
         for (const auto& c : choices) {
           d.choice_contexts.push_back(c);
           d.choices.push_back(target_delimiter_ + target.get<std::string>());
         }
       } else {
-        d.context = prefix + text.get<std::string>();
+        d.context = fewshot_context(description, examples, text.get<std::string>(), target_delimiter_,
+                                    fewshot_delimiter_);
         d.target_delimiter = target_delimiter_;
         for (const auto& c : choices) d.choices.push_back(target_delimiter_ + c);
         d.gold = gold_of(r, choices);
@@ -184,7 +187,7 @@ class SpecTask final : public Task {
                     " (known: " + join(std::vector<std::string>(known.begin(), known.begin() + 17), ", ") + ")");
     }
     auto req = [&](const char* k) {
-      if (!root[k]) fail_at(origin_, std::string("missing key '") + k + "'");
+      if (!root[k]) fail_at(mark(origin_, root), std::string("missing key '") + k + "'");
       return root[k];
     };
     name_ = scalar(req("task"), origin_, "task");
@@ -209,7 +212,7 @@ class SpecTask final : public Task {
     // training, else validation, else test.
     if (test_split_) eval_split_ = *test_split_;
     else if (validation_split_) eval_split_ = *validation_split_;
-    else fail_at(origin_, "missing key 'test_split' or 'validation_split'");
+    else fail_at(mark(origin_, root), "missing key 'test_split' or 'validation_split'");
     for (const auto* s : {&fewshot_split_, &training_split_, &validation_split_, &test_split_})
       if (*s) {
         fewshot_source_ = **s;
@@ -267,7 +270,7 @@ class SpecTask final : public Task {
     f.key = key;
     const YAML::Node n = root[key];
     if (!n) {
-      if (required) fail_at(origin_, std::string("missing key '") + key + "'");
+      if (required) fail_at(mark(origin_, root), std::string("missing key '") + key + "'");
       return f;
     }
     f.where = mark(origin_, n);
@@ -349,8 +352,9 @@ class SpecTask final : public Task {
     }
     fail_at(doc_to_target_.where, "doc_to_target: gives a " + std::string(t.type_name()) + " (document " + r.where + ")");
   }
-  // One labelled few-shot example, as lm-eval's ContextSampler.get_context writes it.
-  std::string example(const Row& r) const {
+  // One labelled few-shot example: its text and target as lm-eval's ContextSampler.get_context picks
+  // them (fewshot_context writes them out).
+  FewshotExample example(const Row& r) const {
     const auto choices = choices_of(r);
     const json text = text_of(r);
     std::string s = text.is_string() ? text.get<std::string>()
@@ -360,8 +364,7 @@ class SpecTask final : public Task {
     if (t.is_string()) target = t.get<std::string>();
     else if (t.is_number_integer()) target = choices.at(check_index(t.get<int64_t>(), choices.size(), doc_to_target_, r));
     else fail_at(doc_to_target_.where, "doc_to_target: gives a " + std::string(t.type_name()) + " (" + r.where + ")");
-    if (!target.empty()) s += target_delimiter_ + target + fewshot_delimiter_;
-    return s;
+    return {std::move(s), std::move(target)};
   }
 
   std::vector<Row> read_split(const std::string& data_dir, const std::string& split) const {

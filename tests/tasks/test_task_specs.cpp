@@ -268,7 +268,7 @@ TEST_CASE("task specs: bad specs and bad data are one line naming file:line") {
     return eeb::make_task(spec(text))->load(o);
   };
   require_error([&] { eeb::make_task(spec("task: t\ndataset: {test: d/test.jsonl}\ntest_split: test\n")); },
-                {p, "missing key 'doc_to_text'"});
+                {p + ":1", "missing key 'doc_to_text'"});
   require_error([&] { eeb::make_task(spec(base + "fewshot_config:\n  sampler: balanced\n")); },
                 {p + ":9", "unknown fewshot sampler 'balanced'"});
   require_error([&] { eeb::make_task(spec(base + "metric_list:\n  - metric: f1\n")); },
