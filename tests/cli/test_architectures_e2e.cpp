@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <sentencepiece_processor.h>
 
+#include "tests/gguf_vocab_from_json.h"
 #include "tasks/task.h"
 #include "tests/cli/cli_util.h"
 #include "tests/cpu/reference.h"
@@ -118,25 +119,7 @@ std::vector<Family> families() {
 // What llama.cpp's convert_hf_to_gguf.py writes for a tokenizer.json (as tests/tokenizer/
 // test_bpe_expected.cpp): tokens by id, special added tokens control (3), merges "left right".
 EmbeddedVocab gguf_vocab_of(const std::string& tokenizer_json, const Family& f) {
-  std::ifstream in(tokenizer_json);
-  const json j = json::parse(in);
-  EmbeddedVocab v;
-  v.model = "gpt2";
-  v.pre = f.gguf_pre;
-  const auto& vocab = j.at("model").at("vocab");
-  size_t n = vocab.size();
-  for (const auto& a : j.at("added_tokens")) n = std::max<size_t>(n, a.at("id").get<size_t>() + 1);
-  v.tokens.assign(n, "");
-  v.types.assign(n, 1);
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) v.tokens[it.value().get<size_t>()] = it.key();
-  for (const auto& a : j.at("added_tokens")) {
-    const size_t id = a.at("id");
-    v.tokens[id] = a.at("content");
-    v.types[id] = a.at("special").get<bool>() ? 3 : 4;
-  }
-  for (const auto& m : j.at("model").at("merges"))
-    v.merges.push_back(m.is_string() ? m.get<std::string>() : m[0].get<std::string>() + " " + m[1].get<std::string>());
-  v.scores.assign(n, 0.f);
+  EmbeddedVocab v = eeb::testing::gguf_vocab_from_tokenizer_json(tokenizer_json, f.gguf_pre);
   v.bos_id = f.cfg.bos_id, v.eos_id = f.cfg.eos_id, v.unk_id = 0;
   v.add_bos = f.bos >= 0 ? 1 : 0;  // the converter writes add_bos_token for both families
   return v;

@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "tests/cli/db_rows.h"
 #include "tests/cli/cli_util.h"
 #include "tests/test_data.h"
 
@@ -16,25 +17,7 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<std::vector<std::string>> rows(const std::string& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
-  sqlite3_stmt* s = nullptr;
-  INFO(sql);
-  REQUIRE(sqlite3_prepare_v2(h, sql.c_str(), -1, &s, nullptr) == SQLITE_OK);
-  std::vector<std::vector<std::string>> out;
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    std::vector<std::string> r;
-    for (int i = 0; i < sqlite3_column_count(s); ++i) {
-      auto t = sqlite3_column_text(s, i);
-      r.push_back(t ? reinterpret_cast<const char*>(t) : "");
-    }
-    out.push_back(r);
-  }
-  sqlite3_finalize(s);
-  sqlite3_close(h);
-  return out;
-}
+using eeb::testing::rows;
 
 // Predictions per strategy (name + params) → doc_index → pred.
 std::map<std::string, std::map<int, int>> preds(const std::string& db) {

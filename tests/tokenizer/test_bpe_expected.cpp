@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/gguf_vocab_from_json.h"
 #include "core/error.h"
 #include "tests/model_writers.h"
 #include "tests/random_model.h"
@@ -63,27 +64,7 @@ size_t check_all(const Tokenizer& t, const std::vector<json>& lines) {
 // What llama.cpp's convert_hf_to_gguf.py writes for a tokenizer.json: tokens by id, special added
 // tokens as control (3), other added tokens as user-defined (4), merges as "left right".
 eeb::EmbeddedVocab gguf_vocab_of(const std::string& tokenizer_json, const std::string& pre) {
-  std::ifstream f(tokenizer_json);
-  const json j = json::parse(f);
-  eeb::EmbeddedVocab v;
-  v.model = "gpt2";
-  v.pre = pre;
-  const auto& vocab = j.at("model").at("vocab");
-  size_t n = vocab.size();
-  for (const auto& a : j.at("added_tokens")) n = std::max<size_t>(n, a.at("id").get<size_t>() + 1);
-  v.tokens.assign(n, "");
-  v.types.assign(n, 1);
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) v.tokens[it.value().get<size_t>()] = it.key();
-  for (const auto& a : j.at("added_tokens")) {
-    const size_t id = a.at("id");
-    v.tokens[id] = a.at("content");
-    v.types[id] = a.at("special").get<bool>() ? 3 : 4;
-  }
-  for (const auto& m : j.at("model").at("merges"))
-    v.merges.push_back(m.is_string() ? m.get<std::string>() : m[0].get<std::string>() + " " + m[1].get<std::string>());
-  v.scores.assign(n, 0.f);
-  v.bos_id = v.eos_id = v.unk_id = 0;
-  return v;
+  return eeb::testing::gguf_vocab_from_tokenizer_json(tokenizer_json, pre);
 }
 
 // A GGUF file of a tiny random Llama whose metadata also holds v's merges, pre and add_bos_token:
