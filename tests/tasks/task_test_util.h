@@ -1,20 +1,31 @@
-// Helpers for the task tests: error-message checks (temporary folders: tests/temp_dir.h).
+// Helpers for the task tests: a one-document request source, error-message checks (temporary
+// folders: tests/temp_dir.h).
 #pragma once
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include "core/error.h"
+#include "tasks/task.h"
 #include "tests/temp_dir.h"
 
 namespace eeb::testing {
 
+// A document with a context and its continuations (what make_request tokenizes).
+inline eeb::Doc doc(const std::string& context, std::vector<std::string> choices) {
+  eeb::Doc d;
+  d.id = "t:0";
+  d.context = context;
+  d.choices = std::move(choices);
+  return d;
+}
 
 // Runs fn, requiring an eeb::Error whose message contains every one of `parts`.
 inline void require_error(const std::function<void()>& fn, std::initializer_list<std::string> parts) {

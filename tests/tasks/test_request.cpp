@@ -20,13 +20,7 @@ std::unique_ptr<eeb::Tokenizer> sst_tokenizer() {
   return eeb::Tokenizer::from_file(eeb::testing::shared_data() + "/models/sst-lm-12L/tokenizer.model");
 }
 
-eeb::Doc doc(const std::string& context, std::vector<std::string> choices) {
-  eeb::Doc d;
-  d.id = "t:0";
-  d.context = context;
-  d.choices = std::move(choices);
-  return d;
-}
+using eeb::testing::doc;
 
 }  // namespace
 

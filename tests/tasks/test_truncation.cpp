@@ -33,13 +33,7 @@ Tokens eebench_input(const eeb::Request& r, size_t c) {
   return in;
 }
 
-eeb::Doc doc(const std::string& context, std::vector<std::string> choices) {
-  eeb::Doc d;
-  d.id = "t:0";
-  d.context = context;
-  d.choices = std::move(choices);
-  return d;
-}
+using eeb::testing::doc;
 
 std::unique_ptr<eeb::Tokenizer> sst_tokenizer() {
   return eeb::Tokenizer::from_file(eeb::testing::shared_data() + "/models/sst-lm-12L/tokenizer.model");
