@@ -81,8 +81,7 @@ static bool is_qk(const ModelConfig& c, const std::string& name) {
   return s && (s->role == Role::Wq || s->role == Role::Wk);
 }
 
-// Dequantises `n` elements stored as `dt` at `p` into `out`.
-static void dequantize(DType dt, const uint8_t* p, uint64_t n, float* out) {
+void dequantize(DType dt, const uint8_t* p, uint64_t n, float* out) {
   uint16_t h;
   switch (dt) {
     case DType::F32:

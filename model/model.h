@@ -19,6 +19,8 @@ enum class DType { F32, F16, BF16, Q8_0 };
 const char* dtype_name(DType t);
 // Bytes taken by `n` elements (n must be a multiple of 32 for Q8_0).
 uint64_t dtype_bytes(DType t, uint64_t n);
+// Converts `n` elements stored as `t` at `p` to float32 (n a multiple of 32 for Q8_0).
+void dequantize(DType t, const uint8_t* p, uint64_t n, float* out);
 
 struct ModelConfig {
   std::string architecture = "llama";  // a name in the architecture table (model/architecture.h)
