@@ -6,7 +6,7 @@ PKGS=(cmake ninja-build g++ pkg-config git
       libopenblas-dev libsentencepiece-dev nlohmann-json3-dev libcli11-dev liblinear-dev
       libsqlite3-dev sqlite3 libxxhash-dev catch2 libbenchmark-dev
       libcurl4-openssl-dev libssl-dev libboost-dev libboost-filesystem-dev libpugixml-dev libtomlplusplus-dev libyaml-cpp-dev
-      libpcre2-dev libutf8proc-dev
+      libpcre2-dev libutf8proc-dev libdnnl-dev libhwy-dev
       chromium clang libclang-rt-14-dev libomp-dev python3 slurm-wlm munge)
 # chromium: the report layout test (tests/reports); clang + compiler-rt + libomp: the libFuzzer
 # targets (scripts/fuzz.sh, run briefly by scripts/test.sh); python3: the fake hub of tests/hub;

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "model/model.h"
 
@@ -23,6 +24,15 @@ struct WeightMatrix {
 // in float32. Deterministic for a given thread count. OpenBLAS must be set to one thread.
 void matmul(const float* X, int n, int k, int ldx, const WeightMatrix& W, float* Y, int ldy, float beta,
             int threads);
+
+// How matmul multiplies n rows by W of this shape on this CPU, e.g. "highway AVX3_DL gemv" or
+// "oneDNN bf16 matmul (brg:avx512_core_bf16), F16 tiles -> bf16" (benchmarks and logs).
+std::string matmul_method(const WeightMatrix& W, int n);
+
+// The reference product: weight rows dequantised to float32, OpenBLAS sgemm (float activations).
+// Slower for typed weights; kept for tests and benchmarks to compare against.
+void matmul_reference(const float* X, int n, int k, int ldx, const WeightMatrix& W, float* Y, int ldy,
+                      float beta, int threads);
 
 // Row r of W as float32 (embedding lookup).
 void dequantize_row(const WeightMatrix& W, int r, float* out);

@@ -1,0 +1,101 @@
+// oneDNN bf16 matmul (see typed_kernels.h). Creating a primitive JIT-compiles its kernel (~ms), so
+// primitives are cached per shape for the life of the process; a model has a handful of shapes.
+// Each call runs single-threaded inside the caller's OpenMP partition: oneDNN here is built on the
+// OpenMP runtime and sizes its own parallelism from omp_get_max_threads(), which we set to 1 for the
+// calling thread only (an ICV of its implicit task), both when a primitive is created (its blocking
+// is planned for one thread) and when it runs. The scratchpad is ours (user mode), one per thread,
+// so one primitive can run on several threads at once.
+#include <omp.h>
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "backends/cpu/typed_kernels.h"
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace eeb::cpu::detail {
+namespace {
+
+using dt = dnnl::memory::data_type;
+using Key = std::tuple<int, int, int, int, int, uint32_t>;  // n, m, k, ldw, ldy, beta bits
+
+struct Prim {
+  dnnl::memory::desc src, wei, dst, prim_desc_scratch;
+  dnnl::matmul prim;
+  size_t scratch_bytes = 0;
+  std::string impl;
+};
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+// One thread for oneDNN in this scope (the calling thread's ICV; restored on exit).
+struct OneThread {
+  int before = omp_get_max_threads();
+  OneThread() { omp_set_num_threads(1); }
+  ~OneThread() { omp_set_num_threads(before); }
+};
+
+const Prim& primitive(int n, int m, int k, int ldw, int ldy, float beta) {
+  static std::mutex mu;
+  static std::map<Key, std::unique_ptr<Prim>> cache;
+  uint32_t bb;
+  std::memcpy(&bb, &beta, 4);
+  const Key key{n, m, k, ldw, ldy, bb};
+  std::lock_guard<std::mutex> lock(mu);
+  auto& p = cache[key];
+  if (p) return *p;
+  p = std::make_unique<Prim>();
+  using dims = dnnl::memory::dims;
+  p->src = dnnl::memory::desc(dims{n, k}, dt::bf16, dims{k, 1});
+  // W is [m, k] row-major: as the [k, m] weights operand its strides are (1, ldw).
+  p->wei = dnnl::memory::desc(dims{k, m}, dt::bf16, dims{1, ldw});
+  p->dst = dnnl::memory::desc(dims{n, m}, dt::f32, dims{ldy, 1});
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (beta != 0.0f) {
+    dnnl::post_ops po;
+    po.append_sum(beta);
+    attr.set_post_ops(po);
+  }
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p->src, p->wei, p->dst), attr, engine());
+  p->prim = dnnl::matmul(pd);
+  p->prim_desc_scratch = pd.scratchpad_desc();
+  p->scratch_bytes = p->prim_desc_scratch.get_size();
+  p->impl = pd.impl_info_str();
+  return *p;
+}
+
+}  // namespace
+
+void dnnl_gemm_bf16(const uint16_t* Xb, int n, int k, const uint16_t* Wb, int ldw, int m, float* Y, int ldy,
+                    float beta) {
+  OneThread one;
+  const Prim& p = primitive(n, m, k, ldw, ldy, beta);
+  thread_local std::vector<uint8_t> scratch;
+  thread_local dnnl::stream stream(engine());
+  if (scratch.size() < p.scratch_bytes) scratch.resize(p.scratch_bytes);
+  auto& e = engine();
+  dnnl::memory src(p.src, e, const_cast<uint16_t*>(Xb)), wei(p.wei, e, const_cast<uint16_t*>(Wb)),
+      dst(p.dst, e, Y);
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
+  if (p.scratch_bytes)
+    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p.prim_desc_scratch, e, scratch.data()));
+  p.prim.execute(stream, args);
+  stream.wait();
+}
+
+const char* dnnl_impl_name(int n, int m, int k) {
+  OneThread one;
+  return primitive(n, m, k, k, m, 0.0f).impl.c_str();
+}
+
+}  // namespace eeb::cpu::detail

@@ -1,0 +1,40 @@
+// The pieces behind eeb::cpu::matmul over typed weights (weight_matrix.cpp puts them together):
+//   gemv_hwy.cpp   Highway kernels, runtime-dispatched to the best SIMD target of the CPU:
+//                  matrix-vector products reading BF16 / F16 / Q8_0 rows directly (decode), and the
+//                  conversions to bfloat16 the GEMMs need (activations, F16 and Q8_0 weight tiles).
+//   gemm_dnnl.cpp  oneDNN bf16 matmul with float32 accumulation and output (prefill), primitives
+//                  cached per shape.
+// Everything here is single-threaded: the callers split the work over OpenMP threads.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "model/model.h"
+
+namespace eeb::cpu::detail {
+
+// Y[j, r] = dot(X[j, :k], W row r) + beta · Y[j, r] for j < nx (1..4), r in [r0, r1), float32
+// accumulation in a fixed order (the result does not depend on how rows are split over threads).
+// W rows of type t (F32, BF16, F16, Q8_0) are row_bytes apart. beta == 0: Y is not read.
+void gemv_rows(DType t, const float* X, int nx, int ldx, const uint8_t* W, size_t row_bytes, int r0,
+               int r1, int k, float* Y, int ldy, float beta);
+
+// rows × k weights of type t (row_bytes apart) to bfloat16, round-to-nearest-even, packed (row
+// stride k) into out.
+void rows_to_bf16(DType t, const uint8_t* W, size_t row_bytes, int rows, int k, uint16_t* out);
+
+// n floats to bfloat16, round-to-nearest-even.
+void f32_to_bf16(const float* x, size_t n, uint16_t* out);
+
+// Name of the SIMD target the Highway kernels dispatch to on this CPU (e.g. "AVX3_DL").
+const char* simd_target();
+
+// Y[n, m] = Xb[n, k] · Wb[m, k]^T + beta · Y (row strides k, ldw, ldy; bf16 inputs, f32 out) by a
+// cached oneDNN matmul primitive, single-threaded (call it inside the OpenMP partition).
+void dnnl_gemm_bf16(const uint16_t* Xb, int n, int k, const uint16_t* Wb, int ldw, int m, float* Y,
+                    int ldy, float beta);
+
+// The oneDNN implementation a primitive of this shape uses (e.g. "brg:avx512_core_bf16").
+const char* dnnl_impl_name(int n, int m, int k);
+
+}  // namespace eeb::cpu::detail
