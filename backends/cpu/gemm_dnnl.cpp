@@ -1,10 +1,11 @@
 // oneDNN bf16 matmul (see typed_kernels.h). Creating a primitive JIT-compiles its kernel (~ms), so
 // primitives are cached per shape for the life of the process; a model has a handful of shapes.
-// Each call runs single-threaded inside the caller's OpenMP partition: oneDNN here is built on the
-// OpenMP runtime and sizes its own parallelism from omp_get_max_threads(), which we set to 1 for the
-// calling thread only (an ICV of its implicit task), both when a primitive is created (its blocking
-// is planned for one thread) and when it runs. The scratchpad is ours (user mode), one per thread,
-// so one primitive can run on several threads at once.
+// oneDNN here is built on the OpenMP runtime and sizes its parallelism from omp_get_max_threads(),
+// which we set for the calling thread only (an ICV of its implicit task) to the caller's thread count,
+// both when a primitive is created (its blocking is planned for that many threads; the thread count
+// is part of the cache key) and when it runs: so a result depends only on the shape and the thread
+// count. With 1 it can run inside the caller's own OpenMP partition. The scratchpad is ours (user
+// mode), one per calling thread, so one primitive can run on several threads at once.
 #include <omp.h>
 
 #include <cstring>
@@ -23,7 +24,7 @@ namespace eeb::cpu::detail {
 namespace {
 
 using dt = dnnl::memory::data_type;
-using Key = std::tuple<int, int, int, int, int, uint32_t>;  // n, m, k, ldw, ldy, beta bits
+using Key = std::tuple<int, int, int, int, int, uint32_t, int>;  // n, m, k, ldw, ldy, beta bits, threads
 
 struct Prim {
   dnnl::memory::desc src, wei, dst, prim_desc_scratch;
@@ -37,19 +38,19 @@ dnnl::engine& engine() {
   return e;
 }
 
-// One thread for oneDNN in this scope (the calling thread's ICV; restored on exit).
-struct OneThread {
+// `n` threads for oneDNN in this scope (the calling thread's ICV; restored on exit).
+struct Threads {
   int before = omp_get_max_threads();
-  OneThread() { omp_set_num_threads(1); }
-  ~OneThread() { omp_set_num_threads(before); }
+  explicit Threads(int n) { omp_set_num_threads(n); }
+  ~Threads() { omp_set_num_threads(before); }
 };
 
-const Prim& primitive(int n, int m, int k, int ldw, int ldy, float beta) {
+const Prim& primitive(int n, int m, int k, int ldw, int ldy, float beta, int threads) {
   static std::mutex mu;
   static std::map<Key, std::unique_ptr<Prim>> cache;
   uint32_t bb;
   std::memcpy(&bb, &beta, 4);
-  const Key key{n, m, k, ldw, ldy, bb};
+  const Key key{n, m, k, ldw, ldy, bb, threads};
   std::lock_guard<std::mutex> lock(mu);
   auto& p = cache[key];
   if (p) return *p;
@@ -77,9 +78,9 @@ const Prim& primitive(int n, int m, int k, int ldw, int ldy, float beta) {
 }  // namespace
 
 void dnnl_gemm_bf16(const uint16_t* Xb, int n, int k, const uint16_t* Wb, int ldw, int m, float* Y, int ldy,
-                    float beta) {
-  OneThread one;
-  const Prim& p = primitive(n, m, k, ldw, ldy, beta);
+                    float beta, int threads) {
+  Threads use(threads);
+  const Prim& p = primitive(n, m, k, ldw, ldy, beta, threads);
   thread_local std::vector<uint8_t> scratch;
   thread_local dnnl::stream stream(engine());
   if (scratch.size() < p.scratch_bytes) scratch.resize(p.scratch_bytes);
@@ -93,9 +94,9 @@ void dnnl_gemm_bf16(const uint16_t* Xb, int n, int k, const uint16_t* Wb, int ld
   stream.wait();
 }
 
-const char* dnnl_impl_name(int n, int m, int k) {
-  OneThread one;
-  return primitive(n, m, k, k, m, 0.0f).impl.c_str();
+const char* dnnl_impl_name(int n, int m, int k, int threads) {
+  Threads use(threads);
+  return primitive(n, m, k, k, m, 0.0f, threads).impl.c_str();
 }
 
 }  // namespace eeb::cpu::detail

@@ -145,7 +145,11 @@ void GemvRows(DType t, const float* X, int nx, int ldx, const uint8_t* W, size_t
     case 1: return DotRows<1>(t, X, ldx, W, rb, r0, r1, k, Y, ldy, beta);
     case 2: return DotRows<2>(t, X, ldx, W, rb, r0, r1, k, Y, ldy, beta);
     case 3: return DotRows<3>(t, X, ldx, W, rb, r0, r1, k, Y, ldy, beta);
-    default: return DotRows<4>(t, X, ldx, W, rb, r0, r1, k, Y, ldy, beta);
+    case 4: return DotRows<4>(t, X, ldx, W, rb, r0, r1, k, Y, ldy, beta);
+    case 5: return DotRows<5>(t, X, ldx, W, rb, r0, r1, k, Y, ldy, beta);
+    case 6: return DotRows<6>(t, X, ldx, W, rb, r0, r1, k, Y, ldy, beta);
+    case 7: return DotRows<7>(t, X, ldx, W, rb, r0, r1, k, Y, ldy, beta);
+    default: return DotRows<8>(t, X, ldx, W, rb, r0, r1, k, Y, ldy, beta);
   }
 }
 

@@ -13,7 +13,7 @@
 
 namespace eeb::cpu::detail {
 
-// Y[j, r] = dot(X[j, :k], W row r) + beta · Y[j, r] for j < nx (1..4), r in [r0, r1), float32
+// Y[j, r] = dot(X[j, :k], W row r) + beta · Y[j, r] for j < nx (1..8), r in [r0, r1), float32
 // accumulation in a fixed order (the result does not depend on how rows are split over threads).
 // W rows of type t (F32, BF16, F16, Q8_0) are row_bytes apart. beta == 0: Y is not read.
 void gemv_rows(DType t, const float* X, int nx, int ldx, const uint8_t* W, size_t row_bytes, int r0,
@@ -30,11 +30,12 @@ void f32_to_bf16(const float* x, size_t n, uint16_t* out);
 const char* simd_target();
 
 // Y[n, m] = Xb[n, k] · Wb[m, k]^T + beta · Y (row strides k, ldw, ldy; bf16 inputs, f32 out) by a
-// cached oneDNN matmul primitive, single-threaded (call it inside the OpenMP partition).
+// cached oneDNN matmul primitive on `threads` OpenMP threads of its own (1: call it inside the
+// caller's OpenMP partition).
 void dnnl_gemm_bf16(const uint16_t* Xb, int n, int k, const uint16_t* Wb, int ldw, int m, float* Y,
-                    int ldy, float beta);
+                    int ldy, float beta, int threads = 1);
 
 // The oneDNN implementation a primitive of this shape uses (e.g. "brg:avx512_core_bf16").
-const char* dnnl_impl_name(int n, int m, int k);
+const char* dnnl_impl_name(int n, int m, int k, int threads);
 
 }  // namespace eeb::cpu::detail

@@ -3,10 +3,13 @@
 //   n < kGemmMinRows  (decode, short blocks) Highway matrix-vector kernels reading BF16 / F16 / Q8_0
 //                     rows as stored, float32 activations: bound by the weight bytes read.
 //   otherwise         (prefill) activations rounded to bf16 once, oneDNN bf16 matmul with float32
-//                     accumulation and output; BF16 weights are used in place, F16 and Q8_0 weights
-//                     are converted to bf16 a tile of rows at a time (the tile stays in cache).
-// Work is split over OpenMP threads by output rows (rows of W) at fixed boundaries, each thread
-// running a single-threaded kernel, so the result depends only on the thread count.
+//                     accumulation and output. BF16 weights are used in place by one oneDNN call on
+//                     all threads (its brgemm kernel and partition were the fastest measured); F16
+//                     and Q8_0 weights are converted to bf16 a tile of rows at a time (the tile
+//                     stays in cache), each thread converting and multiplying its own rows (one
+//                     parallel region per call: a oneDNN call per tile on all threads was 2-10x
+//                     slower on the loaded 2-core machine, docs/PERF.md).
+// Partitions are fixed by the shape and thread count, so the result depends only on those.
 #include "backends/cpu/weight_matrix.h"
 
 #include <omp.h>
@@ -21,7 +24,7 @@ namespace eeb::cpu {
 namespace {
 
 // At this many rows the GEMM (one pass over the weights, bf16 arithmetic) beats reading the
-// weights once per 4 rows with the GEMV kernel (bench_weight_matmul, docs/PERF.md).
+// weights once per 8 rows with the GEMV kernel (bench_weight_matmul, docs/PERF.md).
 constexpr int kGemmMinRows = 16;
 // F16 / Q8_0 weight rows converted to bf16 per GEMM call: about 256 KiB of bf16 (fits the L2
 // beside the activations) but at least 64 rows so each oneDNN call has enough columns.
@@ -42,8 +45,8 @@ void gemv(const float* X, int n, int k, int ldx, const WeightMatrix& W, float* Y
     int m0, m1;
     split(m, omp_get_thread_num(), omp_get_num_threads(), 16, m0, m1);
     if (m1 > m0)
-      for (int j = 0; j < n; j += 4)
-        detail::gemv_rows(W.type, X + static_cast<size_t>(j) * ldx, std::min(4, n - j), ldx, W.data,
+      for (int j = 0; j < n; j += 8)
+        detail::gemv_rows(W.type, X + static_cast<size_t>(j) * ldx, std::min(8, n - j), ldx, W.data,
                           W.row_bytes(), m0, m1, k, Y + static_cast<size_t>(j) * ldy, ldy, beta);
   }
 }
@@ -55,6 +58,14 @@ void gemm(const float* X, int n, int k, int ldx, const WeightMatrix& W, float* Y
   xb.resize(static_cast<size_t>(n) * k);
   uint16_t* Xb = xb.data();
   const int T = tile_rows(k);
+  if (W.type == DType::BF16) {  // one oneDNN call on all threads: its brgemm kernel, its partition
+#pragma omp parallel for num_threads(threads) if (threads > 1 && n > 1) schedule(static)
+    for (int j = 0; j < n; ++j)
+      detail::f32_to_bf16(X + static_cast<size_t>(j) * ldx, k, Xb + static_cast<size_t>(j) * k);
+    detail::dnnl_gemm_bf16(Xb, n, k, reinterpret_cast<const uint16_t*>(W.data), k, m, Y, ldy, beta,
+                           std::max(1, threads));
+    return;
+  }
 #pragma omp parallel num_threads(parts) if (parts > 1)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -65,16 +76,13 @@ void gemm(const float* X, int n, int k, int ldx, const WeightMatrix& W, float* Y
 #pragma omp barrier
     int m0, m1;
     split(m, t, nt, 64, m0, m1);
-    if (m1 > m0 && W.type == DType::BF16) {
-      detail::dnnl_gemm_bf16(Xb, n, k, reinterpret_cast<const uint16_t*>(W.row(m0)), k, m1 - m0, Y + m0, ldy,
-                             beta);
-    } else if (m1 > m0) {
-      thread_local std::vector<uint16_t> tile;
+    if (m1 > m0) {
+      thread_local std::vector<uint16_t> tile;  // this team member's own
       tile.resize(static_cast<size_t>(T) * k);
       for (int r0 = m0; r0 < m1; r0 += T) {
         const int rn = std::min(T, m1 - r0);
         detail::rows_to_bf16(W.type, W.row(r0), W.row_bytes(), rn, k, tile.data());
-        detail::dnnl_gemm_bf16(Xb, n, k, tile.data(), k, rn, Y + r0, ldy, beta);
+        detail::dnnl_gemm_bf16(Xb, n, k, tile.data(), k, rn, Y + r0, ldy, beta, 1);
       }
     }
   }
@@ -97,10 +105,13 @@ void matmul(const float* X, int n, int k, int ldx, const WeightMatrix& W, float*
     gemm(X, n, k, ldx, W, Y, ldy, beta, threads);
 }
 
-std::string matmul_method(const WeightMatrix& W, int n) {
+std::string matmul_method(const WeightMatrix& W, int n, int threads) {
   if (W.type == DType::F32) return n == 1 ? "OpenBLAS sgemv" : "OpenBLAS sgemm";
   if (n < kGemmMinRows) return std::string("highway ") + detail::simd_target() + " gemv " + dtype_name(W.type);
-  std::string s = std::string("oneDNN bf16 matmul (") + detail::dnnl_impl_name(n, std::min(W.rows, 64), W.cols) + ")";
+  const bool bf16 = W.type == DType::BF16;  // see gemm(): the shape and threads oneDNN gets
+  std::string s = std::string("oneDNN bf16 matmul (") +
+                  detail::dnnl_impl_name(n, bf16 ? W.rows : std::min(W.rows, tile_rows(W.cols)), W.cols,
+                                         bf16 ? threads : 1) + ")";
   if (W.type != DType::BF16) s += std::string(", ") + dtype_name(W.type) + " tiles -> bf16";
   return s;
 }

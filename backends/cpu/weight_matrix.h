@@ -25,9 +25,10 @@ struct WeightMatrix {
 void matmul(const float* X, int n, int k, int ldx, const WeightMatrix& W, float* Y, int ldy, float beta,
             int threads);
 
-// How matmul multiplies n rows by W of this shape on this CPU, e.g. "highway AVX3_DL gemv" or
+// How matmul multiplies n rows by W of this shape on `threads` threads on this CPU, e.g.
+// "highway AVX3 gemv BF16" or
 // "oneDNN bf16 matmul (brg:avx512_core_bf16), F16 tiles -> bf16" (benchmarks and logs).
-std::string matmul_method(const WeightMatrix& W, int n);
+std::string matmul_method(const WeightMatrix& W, int n, int threads = 1);
 
 // The reference product: weight rows dequantised to float32, OpenBLAS sgemm (float activations).
 // Slower for typed weights; kept for tests and benchmarks to compare against.

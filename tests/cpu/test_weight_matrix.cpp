@@ -113,7 +113,7 @@ std::vector<float> check(const Problem& p, uint32_t seed) {
     for (int row = p.m; row < ldy; ++row) REQUIRE(Y[static_cast<size_t>(j) * ldy + row] == pad);
   }
   INFO(dtype_name(p.type) << " n=" << p.n << " m=" << p.m << " k=" << p.k << " beta=" << p.beta << " threads="
-                          << p.threads << ": " << cpu::matmul_method(W, p.n) << ", worst error / bound " << worst);
+                          << p.threads << ": " << cpu::matmul_method(W, p.n, p.threads) << ", worst error / bound " << worst);
   CHECK(bad == 0);
   return Y;
 }
@@ -132,7 +132,7 @@ TEST_CASE("typed matmul matches a float64 reference over the decoded weights", "
   uint32_t seed = 1;
   for (DType t : {DType::F32, DType::BF16, DType::F16, DType::Q8_0})
     for (const Shape& s : t == DType::Q8_0 ? q8_shapes : half_shapes)
-      for (int n : {1, 2, 7, 64, 130})
+      for (int n : {1, 2, 7, 12, 64, 130})
         for (float beta : {0.0f, 1.0f})
           for (int threads : {1, 2}) {
             if (s.m * s.k > 100000 && n == 130 && threads == 1) continue;  // the largest once
