@@ -12,6 +12,7 @@
 #include "hwy/highway.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "backends/cpu/typed_kernels.h"
@@ -44,6 +45,14 @@ struct Half<DType::F16> {
   using Lane = hwy::float16_t;
   static float scalar(uint16_t h) { return f16_to_f32(h); }
 };
+
+// The f16 scale of a Q8_0 block, widened by the CPU's conversion (F16C on x86) rather than bit
+// twiddling: it is on the per-block path of the matrix-vector kernels.
+HWY_INLINE float BlockScale(const uint8_t* blk) {
+  const hn::CappedTag<float, 1> d1;
+  const hn::Rebind<hwy::float16_t, decltype(d1)> h1;
+  return hn::GetLane(hn::PromoteTo(d1, hn::LoadU(h1, reinterpret_cast<const hwy::float16_t*>(blk))));
+}
 
 inline void store_y(float* y, float s, float beta) { *y = beta == 0.0f ? s : s + beta * *y; }
 
@@ -84,43 +93,34 @@ void Dot16(const float* X, int ldx, const uint8_t* W, size_t rb, int r0, int r1,
 }
 
 // Q8_0: per block, p = sum q·x (float32, exact int8 -> float), then acc += scale · p; even and odd
-// blocks go to two accumulators. The f16 scales of up to 64 blocks are widened first, as a vector.
+// blocks go to two accumulators.
 template <int R>
 void DotQ8(const float* X, int ldx, const uint8_t* W, size_t rb, int r0, int r1, int k, float* Y, int ldy,
            float beta) {
   const DF df;
   const hn::RebindToSigned<DF> di;
   const hn::Rebind<int8_t, DF> d8;
-  const hn::Rebind<hwy::float16_t, DF> dh;
   const int N = static_cast<int>(hn::Lanes(df));
-  constexpr int kGroup = 64;
   const int nb = k / kQ8Block, per = kQ8Block / N;  // N divides 32 on every target
-  HWY_ALIGN float scale[kGroup + 64];
-  HWY_ALIGN uint16_t sh[kGroup + 64];
   for (int r = r0; r < r1; ++r) {
     const uint8_t* row = W + static_cast<size_t>(r) * rb;
     VF a0[R], a1[R];
     for (int j = 0; j < R; ++j) a0[j] = a1[j] = hn::Zero(df);
-    for (int g = 0; g < nb; g += kGroup) {
-      const int gn = std::min(kGroup, nb - g);
-      for (int b = 0; b < gn; ++b) sh[b] = load_u16(row + static_cast<size_t>(g + b) * kQ8Bytes);
-      for (int b = 0; b < gn; b += N)
-        hn::Store(hn::PromoteTo(df, hn::Load(dh, reinterpret_cast<const hwy::float16_t*>(sh) + b)), df, scale + b);
-      for (int b = 0; b < gn; ++b) {
-        const int8_t* q = reinterpret_cast<const int8_t*>(row + static_cast<size_t>(g + b) * kQ8Bytes + 2);
-        const VF d = hn::Set(df, scale[b]);
-        VF qf[kQ8Block];  // only `per` used
-        for (int v = 0; v < per; ++v) qf[v] = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, q + v * N)));
-        const size_t off = static_cast<size_t>(g + b) * kQ8Block;
-        for (int j = 0; j < R; ++j) {
-          const float* x = X + static_cast<size_t>(j) * ldx + off;
-          VF p = hn::Mul(qf[0], hn::LoadU(df, x));
-          for (int v = 1; v < per; ++v) p = hn::MulAdd(qf[v], hn::LoadU(df, x + v * N), p);
-          if (b & 1)
-            a1[j] = hn::MulAdd(d, p, a1[j]);
-          else
-            a0[j] = hn::MulAdd(d, p, a0[j]);
-        }
+    for (int b = 0; b < nb; ++b) {
+      const uint8_t* blk = row + static_cast<size_t>(b) * kQ8Bytes;
+      const int8_t* q = reinterpret_cast<const int8_t*>(blk + 2);
+      const VF d = hn::Set(df, BlockScale(blk));
+      VF qf[kQ8Block];  // only `per` used
+      for (int v = 0; v < per; ++v) qf[v] = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, q + v * N)));
+      const size_t off = static_cast<size_t>(b) * kQ8Block;
+      for (int j = 0; j < R; ++j) {
+        const float* x = X + static_cast<size_t>(j) * ldx + off;
+        VF p = hn::Mul(qf[0], hn::LoadU(df, x));
+        for (int v = 1; v < per; ++v) p = hn::MulAdd(qf[v], hn::LoadU(df, x + v * N), p);
+        if (b & 1)
+          a1[j] = hn::MulAdd(d, p, a1[j]);
+        else
+          a0[j] = hn::MulAdd(d, p, a0[j]);
       }
     }
     for (int j = 0; j < R; ++j)

@@ -1,6 +1,6 @@
 // The typed matrix product: which kernel multiplies what (the kernels are in typed_kernels.h).
 //   F32 weights       OpenBLAS sgemm / sgemv (cpu_kernels.cpp), as before.
-//   n < kGemmMinRows  (decode, short blocks) Highway matrix-vector kernels reading BF16 / F16 / Q8_0
+//   n < gemm_min_rows (decode, short blocks) Highway matrix-vector kernels reading BF16 / F16 / Q8_0
 //                     rows as stored, float32 activations: bound by the weight bytes read.
 //   otherwise         (prefill) activations rounded to bf16 once, oneDNN bf16 matmul with float32
 //                     accumulation and output. BF16 weights are used in place by one oneDNN call on
@@ -23,9 +23,10 @@
 namespace eeb::cpu {
 namespace {
 
-// At this many rows the GEMM (one pass over the weights, bf16 arithmetic) beats reading the
-// weights once per 8 rows with the GEMV kernel (bench_weight_matmul, docs/PERF.md).
-constexpr int kGemmMinRows = 16;
+// From this many rows on the GEMM (one pass over the weights, bf16 arithmetic) beats the GEMV kernel,
+// which reads the weights once per 8 rows and is compute-bound beyond 2-4 rows (bench_weight_matmul
+// on the 7B gate|up matrix, docs/PERF.md). F16 / Q8_0 GEMMs pay the tile conversion too.
+int gemm_min_rows(DType t) { return t == DType::BF16 ? 8 : 16; }
 // F16 / Q8_0 weight rows converted to bf16 per GEMM call: about 256 KiB of bf16 (fits the L2
 // beside the activations) but at least 64 rows so each oneDNN call has enough columns.
 int tile_rows(int k) { return std::max(64, (256 << 10) / (2 * k) / 16 * 16); }
@@ -99,7 +100,7 @@ void matmul(const float* X, int n, int k, int ldx, const WeightMatrix& W, float*
   if (n <= 0 || W.rows <= 0) return;
   if (W.type == DType::F32)
     matmul(X, n, k, ldx, reinterpret_cast<const float*>(W.data), W.rows, Y, ldy, beta, threads);
-  else if (n < kGemmMinRows)
+  else if (n < gemm_min_rows(W.type))
     gemv(X, n, k, ldx, W, Y, ldy, beta, threads);
   else
     gemm(X, n, k, ldx, W, Y, ldy, beta, threads);
@@ -107,7 +108,7 @@ void matmul(const float* X, int n, int k, int ldx, const WeightMatrix& W, float*
 
 std::string matmul_method(const WeightMatrix& W, int n, int threads) {
   if (W.type == DType::F32) return n == 1 ? "OpenBLAS sgemv" : "OpenBLAS sgemm";
-  if (n < kGemmMinRows) return std::string("highway ") + detail::simd_target() + " gemv " + dtype_name(W.type);
+  if (n < gemm_min_rows(W.type)) return std::string("highway ") + detail::simd_target() + " gemv " + dtype_name(W.type);
   const bool bf16 = W.type == DType::BF16;  // see gemm(): the shape and threads oneDNN gets
   std::string s = std::string("oneDNN bf16 matmul (") +
                   detail::dnnl_impl_name(n, bf16 ? W.rows : std::min(W.rows, tile_rows(W.cols)), W.cols,

@@ -1,6 +1,7 @@
 // eeb::cpu::matmul over typed weights (F32, BF16, F16, Q8_0) against a float64 loop over weights
-// decoded here, for the decode path (n < 16: Highway GEMV, float32 activations) and the prefill path
-// (n >= 16: activations and F16 / Q8_0 weights rounded to bf16, oneDNN), odd shapes, row strides,
+// decoded here, for the decode path (n < 8 for BF16, < 16 otherwise: Highway GEMV, float32
+// activations) and the prefill path (activations and F16 / Q8_0 weights rounded to bf16, oneDNN),
+// odd shapes, row strides,
 // beta 0 and 1, 1 and 2 threads; plus bit-identical repeat calls.
 //
 // Error bound per output, with S = sum_i |x_i w_i| and u = 2^-24 (float32 unit roundoff):
@@ -89,7 +90,7 @@ std::vector<float> check(const Problem& p, uint32_t seed) {
   y0 = Y;
   cpu::matmul(X.data(), p.n, p.k, ldx, W, Y.data(), ldy, p.beta, p.threads);
 
-  const bool prefill = p.n >= 16 && p.type != DType::F32;
+  const bool prefill = p.n >= (p.type == DType::BF16 ? 8 : 16) && p.type != DType::F32;  // weight_matrix.cpp
   const double r = !prefill ? 0 : p.type == DType::BF16 ? std::ldexp(1, -9) : std::ldexp(1, -8) + std::ldexp(1, -18);
   const double c = (p.k * std::ldexp(1, -24) + r) * 1.01;
   int bad = 0;
@@ -142,11 +143,11 @@ TEST_CASE("typed matmul matches a float64 reference over the decoded weights", "
 
 TEST_CASE("typed matmul repeats bit-identically (decode path: also across thread counts)", "[weight_matrix]") {
   for (DType t : {DType::BF16, DType::F16, DType::Q8_0})
-    for (int n : {1, 5, 64}) {
+    for (int n : {1, 5, 12, 64}) {
       const Problem p{t, n, 200, t == DType::Q8_0 ? 2080 : 1030, 1.0f, 2};
       const auto a = check(p, 99), b = check(p, 99);
       CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
-      if (n < 16) {  // one dot product per output row, whatever the split
+      if (n < 8) {  // decode path: one dot product per output row, whatever the split
         Problem p1 = p;
         p1.threads = 1;
         const auto c = check(p1, 99);
