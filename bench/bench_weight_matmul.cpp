@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
           ->UseRealTime()->Unit(benchmark::kMillisecond);
   for (const Shape& s : kShapes)
     for (auto [t, tn] : types)
-      for (int n : {1, 2, 3, 4, 8, 16, 128, 512})
+      for (int n : {1, 4, 8, 16, 128, 512})
         for (bool ref : {false, true}) {
           if (ref && n < 128 && t != DType::F32) continue;  // the sgemm alternative is for prefill
           const std::string name = std::string(ref ? "BM_reference/" : "BM_matmul/") + s.model + "_" + s.name +
