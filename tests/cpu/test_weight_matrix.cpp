@@ -126,9 +126,9 @@ TEST_CASE("typed matmul matches a float64 reference over the decoded weights", "
     int m, k;
   };
   // k not a multiple of the vector width (16 floats) for the 16-bit types, a multiple of 32 for
-  // Q8_0 (2080 = 65 blocks: past the 64-block scale group); m not a multiple of 64; m > the bf16
-  // tile of 64 rows for k = 2080 / 1030 (several tiles per thread).
-  const std::vector<Shape> half_shapes{{7, 37}, {100, 130}, {300, 1030}};
+  // Q8_0; m not a multiple of 64; m > the bf16 tile of 64 rows for k = 2080 / 1030 (several tiles
+  // per thread); k = 4200: a long row (x of 16 KiB) with a tail of 8.
+  const std::vector<Shape> half_shapes{{7, 37}, {100, 130}, {300, 1030}, {40, 4200}};
   const std::vector<Shape> q8_shapes{{7, 32}, {100, 96}, {200, 2080}};
   uint32_t seed = 1;
   for (DType t : {DType::F32, DType::BF16, DType::F16, DType::Q8_0})
