@@ -3,7 +3,10 @@
 // The CPU backend computes straight from these mappings, so a file replaced or truncated while
 // mapped would change the weights under a run (or fault on pages past the new end). The size,
 // modification time and inode seen when mapping are kept; check_unchanged() compares them with the
-// file on disk now and refuses with a one-line error naming the file.
+// file on disk now and refuses with a one-line error naming the file. A read that faults because
+// the file was truncated under the mapping (SIGBUS) prints "eebench: FILE: changed on disk since it was
+// mapped ..." before the process ends (a handler installed with the first mapping; handlers
+// installed before it are still called).
 #pragma once
 #include <cstdint>
 #include <string>

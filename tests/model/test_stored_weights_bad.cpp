@@ -3,6 +3,10 @@
 // disk after they were mapped. Each is a one-line eeb::Error naming the file (and the tensor).
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <cstdio>
 #include <cstring>
@@ -156,4 +160,29 @@ TEST_CASE("a model file changed on disk while mapped is refused naming the file"
     fs::remove(st);
     check_one_line(changed(m), st + ": changed on disk since it was mapped (now: No such file or directory)", "reload");
   }
+}
+
+TEST_CASE("a file truncated under its mapping ends the process with a message naming the file", "[weights][bad][stored]") {
+  TempDir dir;
+  const std::string p = dir / "big.bin", log = dir / "stderr.txt";
+  write_bytes(p, std::vector<uint8_t>(1 << 20, 7));
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {  // the child maps the file, truncates it and reads past the new end
+    FILE* err = std::freopen(log.c_str(), "w", stderr);
+    MappedFile f(p);
+    volatile uint8_t first = f.data()[0];
+    if (!err || truncate(p.c_str(), 4096) != 0) _exit(3);
+    volatile uint8_t past = f.data()[1 << 19];  // SIGBUS: the page no longer exists in the file
+    _exit(first + past == 0 ? 4 : 0);            // not reached
+  }
+  int st = 0;
+  REQUIRE(waitpid(pid, &st, 0) == pid);
+  CHECK(WIFSIGNALED(st));
+  if (WIFSIGNALED(st)) CHECK(WTERMSIG(st) == SIGBUS);
+  const auto out = read_bytes(log);
+  const std::string msg(out.begin(), out.end());
+  INFO(msg);
+  CHECK(msg == "eebench: " + p + ": changed on disk since it was mapped (a read of its memory mapping failed: the file "
+               "was truncated or rewritten in place); stopping\n");
 }
