@@ -6,6 +6,7 @@
 // entries. Early exit, layer removal, reordering and self-speculative decoding are all built from these.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -73,8 +74,16 @@ class RegionTimer {
 
 struct BackendOptions {
   int threads = 0;                 // 0: all cores
-  std::string dtype = "f32";       // f32 | bf16 | f16 (what the weights are held as)
+  // What the weights are held as: auto (the backend's default: cpu keeps each tensor in its stored
+  // type, cuda converts to bf16) | f32 | bf16 | f16 (every weight converted once at load).
+  std::string dtype = "auto";
   int device = 0;
+};
+
+// Weights of one type as a backend holds them (the run records these, see held_weights()).
+struct HeldWeights {
+  int64_t tensors = 0;
+  uint64_t bytes = 0;
 };
 
 // The public methods check their arguments (row ranges, token ids, cache capacity, the run_layer
@@ -87,7 +96,10 @@ class Backend {
   virtual std::string name() const = 0;
   virtual std::string device_description() const = 0;  // e.g. CPU model / GPU name
   virtual const ModelConfig& config() const = 0;
+  // What the weights are held as, e.g. "bf16", or "bf16+f32" when the types differ (see the backend).
   virtual std::string dtype() const = 0;
+  // Held weights by type name ("bf16", "q8_0", ...): tensors and bytes. Empty: not reported.
+  virtual std::map<std::string, HeldWeights> held_weights() const { return {}; }
 
   // Error unless capacity > 0.
   std::unique_ptr<KVCache> new_cache(int capacity);

@@ -42,7 +42,7 @@ std::optional<DeviceIdentity> cuda_identity(int device) {
 
 const std::vector<Entry>& table() {
   static const std::vector<Entry> t = {
-      {{"cpu", "float32 reference (OpenBLAS sgemm, OpenMP)", true, false, true, "f32"},
+      {{"cpu", "weights as stored: f32, bf16, f16, q8_0 (OpenBLAS, OpenMP)", true, false, true, "f32"},
        make_cpu_backend, cpu_random, cpu_ceil, nullptr},
 #ifdef EEB_HAVE_CUDA
       {{"cuda", "CUDA (cuBLAS)", true, true, false, "bf16"},

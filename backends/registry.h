@@ -18,7 +18,7 @@ struct BackendInfo {
   std::string description;
   bool available = false;              // compiled into this build
   bool is_gpu = false;                 // runs on an accelerator (device memory, device timers)
-  bool weights_in_host_memory = false; // keeps a float32 host copy of the weights (check host RAM)
+  bool weights_in_host_memory = false; // holds the weights in host memory (check host RAM)
   std::string default_bench_dtype;     // what `eebench bench` uses when --dtype is not given
 };
 // Every backend eebench knows, available in this build or not, in a stable order (cpu first).

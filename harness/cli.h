@@ -9,7 +9,7 @@ namespace eeb {
 
 struct RunArgs {
   std::string model, tokenizer, task, strategy = "full", params = "{}", backend = "cpu";
-  std::string data = "data", split, db = "results/eebench.db", dtype = "f32";
+  std::string data = "data", split, db = "results/eebench.db", dtype = "auto";
   std::vector<std::string> subjects, sweeps;
   int shots = -1, limit = 0, threads = 0;
   int reps = 3, warmup = 2, max_new_tokens = 64;
@@ -56,7 +56,7 @@ int cmd_bench(const BenchArgs& a);
 
 struct ReproduceArgs {
   std::string paper, model, model_id, tokenizer, data = "data", db = "results/eebench.db", targets;
-  std::string backend = "cpu", dtype = "f32";
+  std::string backend = "cpu", dtype = "auto";
   int limit = -1, threads = 0;
   long resume = 0;  // finish run RUN of this paper and compare again
   bool list = false, quiet = false;
@@ -66,7 +66,7 @@ struct ReproduceArgs {
 int cmd_reproduce(const ReproduceArgs& a);
 
 struct LogitsArgs {
-  std::string model, tokenizer, prompt, backend = "cpu", dtype = "f32";
+  std::string model, tokenizer, prompt, backend = "cpu", dtype = "auto";
   int top = 5, threads = 0;
   bool json = false, no_bos = false;
 };

@@ -95,6 +95,11 @@ ModelRow model_row(const TrialSpec& t, const LoadedModel& lm) {
     mr.config["tokenizer"] = {{"kind", lm.tokenizer->kind()}, {"add_bos", lm.tokenizer->add_bos()},
                               {"bos_policy", lm.tokenizer->bos_policy_description()}};
   for (const auto& [n, ti] : lm.model.tensors) mr.n_params += static_cast<int64_t>(ti.numel());
+  // How the backend held the weights (--dtype auto keeps each file's types): part of the model's
+  // identity in this run, since BF16 or Q8_0 weights give other numbers than an f32 conversion.
+  nlohmann::json held = nlohmann::json::object();
+  for (const auto& [type, h] : lm.backend->held_weights()) held[type] = {{"tensors", h.tensors}, {"bytes", h.bytes}};
+  mr.config["weights_held"] = {{"dtype", lm.backend->dtype()}, {"by_type", held}};
   return mr;
 }
 
@@ -114,6 +119,7 @@ void run_planned(ResultStore& store, int64_t run_id, const RunSpec& spec, Planne
     c.model_key = t;
   }
   LoadedModel& lm = *c.lm;
+  lm.model.check_files_unchanged();  // the backend may compute from the mapping: refuse a changed file
   for (const auto& old : store.trials(run_id))
     if (old.model.path == t.model && old.model.weights_checksum != lm.model.weights_checksum)
       throw Error(t.model, "weights changed since run " + std::to_string(run_id) + " began (checksum " +
@@ -156,7 +162,10 @@ void run_planned(ResultStore& store, int64_t run_id, const RunSpec& spec, Planne
   opt.seed = ar.seed, opt.quiet = ar.quiet, opt.log_samples = ar.log_samples;
   opt.label = st->name() + (t.params.empty() ? "" : " " + t.params.dump());
   run_trial(in, *st, opt, store.done_samples(trial),
-            [&](const SampleRecord& r) { store.add_sample(trial, to_row(r)); });
+            [&](const SampleRecord& r) {
+              lm.model.check_files_unchanged();  // one stat() per file: no sample of a changed file is stored
+              store.add_sample(trial, to_row(r));
+            });
   std::vector<SampleRecord> all;
   for (const auto& row : store.samples(trial)) all.push_back(from_row(row));
   auto ms = trial_metrics(task, *st, all, lm.model.cfg.n_layers, ar.seed);

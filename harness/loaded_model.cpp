@@ -19,7 +19,7 @@ LoadedModel load_for_backend(const std::string& model_path, const std::string& t
                                 " tokens but the model's vocabulary is " +
                                 std::to_string(lm.model.cfg.vocab_size));
   if (backend_info(backend).weights_in_host_memory)  // refuse before converting weights, not after the OOM killer
-    check_host_memory(lm.model, cpu_backend_bytes(lm.model), host_memory_available());
+    check_host_memory(lm.model, cpu_backend_bytes(lm.model, opt.dtype), host_memory_available());
   lm.backend = make_backend(backend, lm.model, opt);
   return lm;
 }

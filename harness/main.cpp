@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   r->add_option("--strategy,-s", run.strategy, "strategy name (eebench list strategies)");
   r->add_option("--params,-p", run.params, "strategy parameters as a JSON object");
   r->add_option("--backend,-b", run.backend, "backend: cpu or cuda");
-  r->add_option("--dtype", run.dtype, "weights dtype on the backend (f32; bf16/f16 on cuda)");
+  r->add_option("--dtype", run.dtype, "weights dtype: auto (cpu: as stored in the file; cuda: bf16), f32, bf16, f16");
   r->add_option("--data,-d", run.data, "folder laid out like datasets/ (sst2/, mmlu/)");
   r->add_option("--split", run.split, "split (default: the task's, as lm-eval)");
   r->add_option("--subjects", run.subjects, "MMLU subjects to run (default: all)")->delimiter(',');
@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
                  "AdaInfer training sets")
       ->check(CLI::NonNegativeNumber);
   rr->add_option("--backend,-b", rep.backend, "backend: cpu or cuda");
-  rr->add_option("--dtype", rep.dtype, "weights dtype on the backend");
+  rr->add_option("--dtype", rep.dtype, "weights dtype: auto (cpu: as stored; cuda: bf16), f32, bf16, f16");
   rr->add_option("--threads", rep.threads, "CPU threads (0 = all cores)");
   rr->add_flag("--quiet,-q", rep.quiet, "no progress output");
   rr->add_option("--resume", rep.resume, "finish an interrupted reproduction run RUN and compare again");
@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
   l->add_option("--prompt", lg.prompt, "prompt text")->required();
   l->add_option("--top", lg.top, "tokens per layer")->check(CLI::Range(1, 100));
   l->add_option("--backend,-b", lg.backend, "backend");
-  l->add_option("--dtype", lg.dtype, "weights dtype on the backend");
+  l->add_option("--dtype", lg.dtype, "weights dtype: auto (cpu: as stored; cuda: bf16), f32, bf16, f16");
   l->add_option("--threads", lg.threads, "CPU threads");
   l->add_flag("--json", lg.json, "JSON output");
   l->add_flag("--no-bos", lg.no_bos, "do not prepend BOS");

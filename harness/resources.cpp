@@ -1,11 +1,12 @@
 #include "harness/resources.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
+#include "backends/cpu/cpu_weights.h"
 #include "core/error.h"
-#include "model/architecture.h"
 
 namespace eeb {
 
@@ -19,8 +20,18 @@ std::string gib(uint64_t bytes) {
 
 }  // namespace
 
-uint64_t cpu_backend_bytes(const Model& m) {
-  return weight_elements(m.cfg) * sizeof(float);  // every tensor of the architecture table, as f32
+uint64_t cpu_kv_scratch_bytes(const ModelConfig& c) {
+  const uint64_t kv_dim = uint64_t(c.n_kv_heads) * c.head_dim, q_dim = uint64_t(c.n_heads) * c.head_dim;
+  const uint64_t ctx = uint64_t(std::min(c.max_seq_len, kEstimateContext));
+  const uint64_t kv = 2 * ctx * kv_dim * c.n_layers * sizeof(float);
+  const uint64_t per_row = c.dim + (q_dim + 2 * kv_dim) + q_dim + 2 * uint64_t(c.hidden_dim) + c.vocab_size;
+  const uint64_t rows = uint64_t(std::min(c.max_seq_len, kEstimateBlock));
+  const uint64_t rope = uint64_t(c.max_seq_len) * c.head_dim * sizeof(float);  // cos and sin tables
+  return kv + rows * per_row * sizeof(float) + rope;
+}
+
+uint64_t cpu_backend_bytes(const Model& m, const std::string& dtype) {
+  return cpu::held_bytes(m, dtype).total() + cpu_kv_scratch_bytes(m.cfg);
 }
 
 std::optional<uint64_t> host_memory_available(const std::string& meminfo) {
@@ -40,7 +51,7 @@ std::optional<uint64_t> host_memory_available(const std::string& meminfo) {
 void check_host_memory(const Model& m, uint64_t need, std::optional<uint64_t> available) {
   if (!available || need <= *available) return;
   throw Error(m.path, "the model needs " + std::to_string(need) + " bytes (" + gib(need) +
-                          ") of host memory as float32, but only " + std::to_string(*available) + " bytes (" +
+                          ") of host memory (weights as held, KV cache and scratch), but only " + std::to_string(*available) + " bytes (" +
                           gib(*available) + ") are available (MemAvailable in /proc/meminfo)");
 }
 

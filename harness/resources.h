@@ -9,9 +9,16 @@
 
 namespace eeb {
 
-// Host memory the CPU backend holds for m: every tensor it keeps (embedding, LM head unless tied,
-// final norm, every layer's weights) as float32, whatever the stored dtype.
-uint64_t cpu_backend_bytes(const Model& m);
+// What the CPU backend needs besides the weights: a KV cache (float32) of kEstimateContext
+// positions (or max_seq_len when shorter) in every layer, the activations of a block of
+// kEstimateBlock rows (x, qkv, attention, gate|up, logits) and the RoPE tables.
+inline constexpr int kEstimateContext = 4096, kEstimateBlock = 512;
+uint64_t cpu_kv_scratch_bytes(const ModelConfig& c);
+
+// Host memory the CPU backend needs for m held as `dtype` (auto | f32 | bf16 | f16): the weights as
+// it holds them (mapped tensors, conversions and vectors: cpu::held_bytes) plus cpu_kv_scratch_bytes.
+// Error for an unknown dtype.
+uint64_t cpu_backend_bytes(const Model& m, const std::string& dtype);
 
 // MemAvailable from a /proc/meminfo-style file, in bytes; nullopt when it cannot be read.
 std::optional<uint64_t> host_memory_available(const std::string& meminfo = "/proc/meminfo");

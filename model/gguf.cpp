@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <variant>
 
@@ -192,8 +193,15 @@ DType ggml_dtype(uint32_t type, const std::string& file, const std::string& name
     case 8: return DType::Q8_0;
     case 30: return DType::BF16;
   }
-  throw Error(file, "unsupported tensor type " + std::to_string(type) + " for tensor " + name +
-                        " (F32, F16, BF16 and Q8_0 are)");
+  // ggml's type numbers (ggml.h enum ggml_type), named so that the refusal says what the file holds.
+  static const char* const kNames[] = {"F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0",
+                                       "Q8_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ2_XXS",
+                                       "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS",
+                                       "I8", "I16", "I32", "I64", "F64", "IQ1_M", "BF16", "Q4_0_4_4",
+                                       "Q4_0_4_8", "Q4_0_8_8", "TQ1_0", "TQ2_0"};
+  const std::string what = type < std::size(kNames) ? std::string(kNames[type]) + "; " : std::string("unknown; ");
+  throw Error(file, "unsupported tensor type " + std::to_string(type) + " for tensor " + name + " (" + what +
+                        "F32, F16, BF16 and Q8_0 are supported)");
 }
 
 }  // namespace
@@ -282,7 +290,8 @@ Model load_gguf(const std::string& path) {
       numel = checked_mul(numel, d, path, "tensor " + t.name);
     }
     if (dt == DType::Q8_0 && t.dims[0] % 32 != 0)
-      throw Error(path, "Q8_0 tensor " + t.name + " has a row length not a multiple of 32");
+      throw Error(path, "Q8_0 tensor " + t.name + " has rows of " + std::to_string(t.dims[0]) +
+                            " values, not a whole number of 32-value blocks");
     const uint64_t nbytes = dt == DType::Q8_0 ? numel / 32 * 34 : checked_mul(numel, dtype_bytes(dt, 1), path, "tensor " + t.name);
     if (t.offset % align != 0)
       throw Error(path, "tensor " + t.name + " offset " + std::to_string(t.offset) + " is not a multiple of the alignment " + std::to_string(align));

@@ -69,6 +69,10 @@ uint64_t Model::stored_bytes() const {
   return s;
 }
 
+void Model::check_files_unchanged() const {
+  for (const auto& f : files) f->check_unchanged();
+}
+
 static bool ends_with(const std::string& s, const char* suffix) {
   const size_t k = std::strlen(suffix);
   return s.size() >= k && s.compare(s.size() - k, k, suffix) == 0;
@@ -246,6 +250,7 @@ Model load_model(const std::string& path) {
   }
   validate_model(m);
   compute_checksum(m);
+  m.check_files_unchanged();  // the checksum covers the bytes of the files as they were mapped
   return m;
 }
 

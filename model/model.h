@@ -94,6 +94,9 @@ struct Model {
   std::vector<float> load_f32(const std::string& name) const;
   // Total bytes of the tensors as stored.
   uint64_t stored_bytes() const;
+  // Error naming the file when any mapped file changed on disk since it was mapped (MappedFile::
+  // check_unchanged): backends may compute straight from the mappings.
+  void check_files_unchanged() const;
 };
 
 // Canonical tensor names.

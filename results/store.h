@@ -40,7 +40,7 @@ struct RunInfo {
   nlohmann::json library_versions = nlohmann::json::object();  // {"sqlite": "3.40.1", ...}
   std::string hostname;
   uint64_t seed = 0;
-  std::string dtype;  // f32 | f16 | bf16
+  std::string dtype;  // as requested: auto | f32 | f16 | bf16 (held: ModelRow config weights_held)
   int threads = 0;
   std::string backend, command_line;
   nlohmann::json spec = nlohmann::json::object();  // the whole run specification

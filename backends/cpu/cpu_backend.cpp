@@ -1,4 +1,5 @@
-// CPU reference backend: a Llama forward pass, one layer at a time, over a block of rows.
+// CPU reference backend: a Llama forward pass, one layer at a time, over a block of rows, over the
+// weights as stored (cpu_weights.h).
 #include "backends/cpu/cpu_backend.h"
 
 #include <cblas.h>
@@ -9,9 +10,13 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <tuple>
 #include <utility>
 
 #include "backends/cpu/cpu_kernels.h"
+#include "backends/cpu/cpu_weights.h"
+#include "backends/cpu/weight_matrix.h"
 #include "backends/cpu/logit_stats.h"
 #include "core/error.h"
 #include "model/architecture.h"
@@ -53,8 +58,11 @@ class CpuCache : public KVCache {
   std::vector<std::vector<float>> k_, v_;
 };
 
+// The matrices are separate (no fused [q; k; v] or [gate; up] copy): their products write into
+// adjacent columns of one output buffer instead.
 struct LayerWeights {
-  std::vector<float> attn_norm, wqkv, wo, ffn_norm, wgu, wd;  // wqkv = [q; k; v], wgu = [gate; up]
+  cpu::WeightMatrix wq, wk, wv, wo, wgate, wup, wdown;
+  std::vector<float> attn_norm, ffn_norm;
   std::vector<float> bqkv;            // [q; k; v] biases (Qwen2); empty without
   std::vector<float> q_norm, k_norm;  // per-head RMSNorm weights (Qwen3); empty without
 };
@@ -65,7 +73,8 @@ class CpuBackend : public Backend {
   std::string name() const override { return "cpu"; }
   std::string device_description() const override { return desc_; }
   const ModelConfig& config() const override { return c_; }
-  std::string dtype() const override { return "f32"; }
+  std::string dtype() const override { return dtype_; }
+  std::map<std::string, HeldWeights> held_weights() const override { return held_; }
 
 
  protected:
@@ -103,13 +112,15 @@ class CpuBackend : public Backend {
     if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
   }
   void ensure_rope(int positions);
-  std::vector<float> load(const Model& m, const std::string& name, size_t numel) const;
 
   ModelConfig c_;
   int threads_ = 1, q_dim_ = 0, kv_dim_ = 0, qkv_dim_ = 0;
-  std::string desc_;
-  std::vector<float> embed_, final_norm_, lm_head_own_;
-  const float* lm_head_ = nullptr;
+  std::string desc_, dtype_;
+  cpu::WeightHolder weights_;  // owns what the matrices point into
+  std::map<std::string, HeldWeights> held_;
+  bool qk_interleaved_ = false;  // Q/K rows (hence q, k, the cached keys) in interleaved-RoPE order
+  cpu::WeightMatrix embed_, lm_head_;  // the same matrix when the embeddings are tied
+  std::vector<float> final_norm_;
   std::vector<LayerWeights> layers_;
   std::vector<double> inv_freq_;  // [head_dim / 2]
   std::vector<float> cos_, sin_;  // [positions, head_dim / 2]
@@ -130,17 +141,8 @@ std::string cpu_model_name() {
   return "unknown CPU";
 }
 
-std::vector<float> CpuBackend::load(const Model& m, const std::string& name, size_t numel) const {
-  std::vector<float> v = m.load_f32(name);
-  if (v.size() != numel)
-    throw Error(m.path, "tensor " + name + " has " + S(static_cast<long long>(v.size())) +
-                            " values, the config implies " + S(static_cast<long long>(numel)));
-  return v;
-}
-
-CpuBackend::CpuBackend(const Model& m, const BackendOptions& opt) : c_(m.cfg) {
-  if (opt.dtype != "f32")
-    fail("dtype '" + opt.dtype + "' is not supported (the CPU backend holds weights as f32 only)");
+CpuBackend::CpuBackend(const Model& m, const BackendOptions& opt)
+    : c_(m.cfg), weights_(m, opt.dtype), qk_interleaved_(m.qk_interleaved) {
   if (opt.threads < 0) fail("threads " + S(opt.threads) + " must be >= 0 (0: all cores)");
   threads_ = opt.threads > 0 ? opt.threads : omp_get_num_procs();
   const auto& c = c_;
@@ -150,44 +152,41 @@ CpuBackend::CpuBackend(const Model& m, const BackendOptions& opt) : c_(m.cfg) {
   q_dim_ = c.n_heads * c.head_dim;
   kv_dim_ = c.n_kv_heads * c.head_dim;
   qkv_dim_ = q_dim_ + 2 * kv_dim_;
-  const size_t D = c.dim, H = c.hidden_dim, V = c.vocab_size;
+  const int D = c.dim, H = c.hidden_dim, V = c.vocab_size, hd = c.head_dim;
   // Tensor names come from the architecture table (model/architecture.h).
   auto T = [&](Role r, int l = -1) { return tensor_name(c, r, l); };
-  embed_ = load(m, T(Role::Embed), V * D);
-  final_norm_ = load(m, T(Role::FinalNorm), D);
-  if (c.tied_embeddings) {
-    lm_head_ = embed_.data();
-  } else {
-    lm_head_own_ = load(m, T(Role::LmHead), V * D);
-    lm_head_ = lm_head_own_.data();
-  }
-  auto append = [](std::vector<float>& dst, const std::vector<float>& src) {
-    dst.insert(dst.end(), src.begin(), src.end());
-  };
+  auto& W = weights_;
+  // Per-head vectors applied to q / k follow their rows' order.
+  const int qk_order = qk_interleaved_ ? hd : 0;
+  embed_ = W.matrix(T(Role::Embed), V, D);
+  final_norm_ = W.vector(T(Role::FinalNorm), D);
+  lm_head_ = c.tied_embeddings ? embed_ : W.matrix(T(Role::LmHead), V, D);
   layers_.resize(c.n_layers);
   for (int l = 0; l < c.n_layers; ++l) {
     auto& w = layers_[l];
-    w.attn_norm = load(m, T(Role::AttnNorm, l), D);
-    w.ffn_norm = load(m, T(Role::FfnNorm, l), D);
-    w.wqkv.reserve(qkv_dim_ * D);
-    append(w.wqkv, load(m, T(Role::Wq, l), q_dim_ * D));
-    append(w.wqkv, load(m, T(Role::Wk, l), kv_dim_ * D));
-    append(w.wqkv, load(m, T(Role::Wv, l), kv_dim_ * D));
+    w.attn_norm = W.vector(T(Role::AttnNorm, l), D);
+    w.ffn_norm = W.vector(T(Role::FfnNorm, l), D);
+    w.wq = W.matrix(T(Role::Wq, l), q_dim_, D);
+    w.wk = W.matrix(T(Role::Wk, l), kv_dim_, D);
+    w.wv = W.matrix(T(Role::Wv, l), kv_dim_, D);
     if (c.qkv_bias) {
-      append(w.bqkv, load(m, T(Role::Bq, l), q_dim_));
-      append(w.bqkv, load(m, T(Role::Bk, l), kv_dim_));
-      append(w.bqkv, load(m, T(Role::Bv, l), kv_dim_));
+      for (auto [r, n, order] : {std::tuple{Role::Bq, q_dim_, qk_order}, std::tuple{Role::Bk, kv_dim_, qk_order},
+                                 std::tuple{Role::Bv, kv_dim_, 0}}) {
+        const std::vector<float> b = W.vector(T(r, l), static_cast<size_t>(n), order);
+        w.bqkv.insert(w.bqkv.end(), b.begin(), b.end());
+      }
     }
     if (c.qk_norm) {
-      w.q_norm = load(m, T(Role::QNorm, l), c.head_dim);
-      w.k_norm = load(m, T(Role::KNorm, l), c.head_dim);
+      w.q_norm = W.vector(T(Role::QNorm, l), hd, qk_order);
+      w.k_norm = W.vector(T(Role::KNorm, l), hd, qk_order);
     }
-    w.wo = load(m, T(Role::Wo, l), D * q_dim_);
-    w.wgu.reserve(2 * H * D);
-    append(w.wgu, load(m, T(Role::Wgate, l), H * D));
-    append(w.wgu, load(m, T(Role::Wup, l), H * D));
-    w.wd = load(m, T(Role::Wdown, l), D * H);
+    w.wo = W.matrix(T(Role::Wo, l), D, q_dim_);
+    w.wgate = W.matrix(T(Role::Wgate, l), H, D);
+    w.wup = W.matrix(T(Role::Wup, l), H, D);
+    w.wdown = W.matrix(T(Role::Wdown, l), D, H);
   }
+  held_ = W.held();
+  dtype_ = W.dtype_string();
   inv_freq_ = rope_inv_freq(c);
   desc_ = cpu_model_name() + ", " + S(threads_) + " threads";
   ensure_rope(std::max(c.max_seq_len, 1));
@@ -213,9 +212,7 @@ void CpuBackend::ensure_rope(int positions) {
 std::unique_ptr<Hidden> CpuBackend::do_embed(std::span<const int32_t> tokens, int pos0) {
   const int n = static_cast<int>(tokens.size());
   auto h = std::make_unique<CpuHidden>(n, pos0, c_.dim);
-  for (int r = 0; r < n; ++r)
-    std::memcpy(h->row(r), embed_.data() + static_cast<size_t>(tokens[r]) * c_.dim,
-                sizeof(float) * c_.dim);
+  for (int r = 0; r < n; ++r) cpu::dequantize_row(embed_, tokens[r], h->row(r));
   return h;
 }
 
@@ -237,16 +234,19 @@ void CpuBackend::do_run_layer(int layer, Hidden& hid, KVCache& kvc) {
 
   // Attention: x += o_proj(attention(rope(qkv(rmsnorm(x)))))
   cpu::rmsnorm(x, n, D, w.attn_norm.data(), c_.norm_eps, xn_.data(), threads_);
-  cpu::matmul(xn_.data(), n, D, D, w.wqkv.data(), qkv_dim_, qkv_.data(), qkv_dim_, 0.0f,
-              threads_);
+  float* qkv = qkv_.data();  // row r: [q | k | v], each product written into its columns
+  cpu::matmul(xn_.data(), n, D, D, w.wq, qkv, qkv_dim_, 0.0f, threads_);
+  cpu::matmul(xn_.data(), n, D, D, w.wk, qkv + q_dim_, qkv_dim_, 0.0f, threads_);
+  cpu::matmul(xn_.data(), n, D, D, w.wv, qkv + q_dim_ + kv_dim_, qkv_dim_, 0.0f, threads_);
   if (!w.bqkv.empty()) cpu::add_row_bias(qkv_.data(), n, qkv_dim_, w.bqkv.data(), threads_);
   if (!w.q_norm.empty()) {  // q and k heads: RMSNorm over head_dim each, before RoPE
     cpu::head_rmsnorm(qkv_.data(), n, qkv_dim_, c_.n_heads, hd, w.q_norm.data(), c_.norm_eps, threads_);
     cpu::head_rmsnorm(qkv_.data() + q_dim_, n, qkv_dim_, c_.n_kv_heads, hd, w.k_norm.data(), c_.norm_eps,
                       threads_);
   }
-  cpu::rope(qkv_.data(), n, qkv_dim_, c_.n_heads + c_.n_kv_heads, hd, pos0, cos_.data(),
-            sin_.data(), threads_);  // q and k heads are adjacent in a qkv row
+  // q and k heads are adjacent in a qkv row
+  (qk_interleaved_ ? cpu::rope_interleaved : cpu::rope)(qkv_.data(), n, qkv_dim_, c_.n_heads + c_.n_kv_heads, hd,
+                                                         pos0, cos_.data(), sin_.data(), threads_);
   float* K = kv.k(layer);
   float* V = kv.v(layer);
   for (int r = 0; r < n; ++r) {
@@ -258,13 +258,14 @@ void CpuBackend::do_run_layer(int layer, Hidden& hid, KVCache& kvc) {
   cpu::AttentionArgs a{qkv_.data(), qkv_dim_, K, V, kv_dim_, att_.data(), q_dim_,
                        n, pos0, c_.n_heads, c_.n_kv_heads, hd, c_.sliding_window};
   cpu::attention(a, attn_, threads_);
-  cpu::matmul(att_.data(), n, q_dim_, q_dim_, w.wo.data(), D, x, D, 1.0f, threads_);
+  cpu::matmul(att_.data(), n, q_dim_, q_dim_, w.wo, x, D, 1.0f, threads_);
 
   // MLP: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x)
   cpu::rmsnorm(x, n, D, w.ffn_norm.data(), c_.norm_eps, xn_.data(), threads_);
-  cpu::matmul(xn_.data(), n, D, D, w.wgu.data(), 2 * H, gu_.data(), 2 * H, 0.0f, threads_);
+  cpu::matmul(xn_.data(), n, D, D, w.wgate, gu_.data(), 2 * H, 0.0f, threads_);  // row r: [gate | up]
+  cpu::matmul(xn_.data(), n, D, D, w.wup, gu_.data() + H, 2 * H, 0.0f, threads_);
   cpu::swiglu(gu_.data(), n, H, threads_);
-  cpu::matmul(gu_.data(), n, H, 2 * H, w.wd.data(), D, x, D, 1.0f, threads_);
+  cpu::matmul(gu_.data(), n, H, 2 * H, w.wdown, x, D, 1.0f, threads_);
 }
 
 void CpuBackend::do_logits(const Hidden& hid, int row0, int n, float* out) {
@@ -272,8 +273,7 @@ void CpuBackend::do_logits(const Hidden& hid, int row0, int n, float* out) {
   use_threads();
   xn_.resize(static_cast<size_t>(n) * c_.dim);
   cpu::rmsnorm(h.row(row0), n, c_.dim, final_norm_.data(), c_.norm_eps, xn_.data(), threads_);
-  cpu::matmul(xn_.data(), n, c_.dim, c_.dim, lm_head_, c_.vocab_size, out, c_.vocab_size, 0.0f,
-              threads_);
+  cpu::matmul(xn_.data(), n, c_.dim, c_.dim, lm_head_, out, c_.vocab_size, 0.0f, threads_);
 }
 
 std::unique_ptr<Hidden> CpuBackend::do_concat(std::span<const Hidden* const> parts, int rows) {

@@ -1,9 +1,9 @@
 // A naive float64 forward pass of the Llama family for the backend tests, written from Hugging Face
 // transformers' modeling code (modeling_llama.py, modeling_rope_utils.py, modeling_qwen2.py,
 // modeling_qwen3.py, modeling_mistral.py / masking_utils.py): plain loops, no BLAS, no KV cache
-// (every call recomputes full causal attention over the whole sequence). Reads the F32 tensors of
+// (every call recomputes full causal attention over the whole sequence). Reads the tensors of
 // the Model directly by their HF names, independent of the backend's weight conversion and of the
-// architecture table. Covers q/k/v biases (Qwen2: present when the tensors are), per-head q/k
+// architecture table (any stored type, decoded here). Covers q/k/v biases (Qwen2: present when the tensors are), per-head q/k
 // RMSNorm (Qwen3: likewise), RoPE scaling (linear, llama3, GGUF rope_freqs) and Mistral's
 // sliding window.
 #pragma once
@@ -30,12 +30,48 @@ struct RefModel {
   Vec embed, final_norm, lm_head;
   std::vector<Layer> layers;
 
+  // The tensor's values as stored, decoded here (independently of model/dequantize): F32, BF16
+  // (the high half of a float32), IEEE F16, Q8_0 (per 32 values: f16 scale d, 32 int8 q, x = d·q).
+  static double half_to_double(uint16_t h) {
+    const int e = (h >> 10) & 0x1f, f = h & 0x3ff;
+    const double v = e == 0 ? std::ldexp(f, -24) : e == 31 ? (f ? NAN : INFINITY) : std::ldexp(1024 + f, e - 25);
+    return (h & 0x8000) ? -v : v;
+  }
   static Vec get(const Model& m, const std::string& name) {
     const TensorInfo& t = m.tensors.at(name);
-    if (t.dtype != DType::F32) throw std::runtime_error("reference reads F32 tensors only: " + name);
-    std::vector<float> f(t.nbytes / sizeof(float));
-    std::memcpy(f.data(), t.data, t.nbytes);
-    return Vec(f.begin(), f.end());
+    const uint64_t n = t.numel();
+    Vec out(n);
+    const uint8_t* p = t.data;
+    for (uint64_t i = 0; i < n; ++i) {
+      uint16_t h = 0;
+      switch (t.dtype) {
+        case DType::F32: {
+          float f;
+          std::memcpy(&f, p + 4 * i, 4);
+          out[i] = f;
+          break;
+        }
+        case DType::BF16: {
+          std::memcpy(&h, p + 2 * i, 2);
+          const uint32_t bits = uint32_t(h) << 16;
+          float f;
+          std::memcpy(&f, &bits, 4);
+          out[i] = f;
+          break;
+        }
+        case DType::F16:
+          std::memcpy(&h, p + 2 * i, 2);
+          out[i] = half_to_double(h);
+          break;
+        case DType::Q8_0: {
+          const uint8_t* blk = p + (i / 32) * 34;
+          std::memcpy(&h, blk, 2);
+          out[i] = half_to_double(h) * static_cast<int8_t>(blk[2 + i % 32]);
+          break;
+        }
+      }
+    }
+    return out;
   }
   explicit RefModel(const Model& m) : c(m.cfg), interleaved(m.qk_interleaved) {
     embed = get(m, kEmbed);

@@ -200,7 +200,7 @@ TEST_CASE("cpu backend rejects misuse with eeb::Error", "[cpu]") {
 
 TEST_CASE("cpu backend options and the registry", "[cpu]") {
   Model m = random_model(tiny_config(1), 31);
-  CHECK_THROWS_WITH(make_backend("cpu", m, BackendOptions{.dtype = "bf16"}), Catch::Contains("bf16"));
+  CHECK_THROWS_WITH(make_backend("cpu", m, BackendOptions{.dtype = "q4"}), Catch::Contains("dtype 'q4' is not supported"));
   CHECK_THROWS_AS(make_backend("cpu", m, BackendOptions{.threads = -1}), Error);
   CHECK_THROWS_WITH(make_backend("nope", m, BackendOptions{}), Catch::Contains("cpu"));
   CHECK_THROWS_AS(make_backend("nope", m, BackendOptions{}), Error);

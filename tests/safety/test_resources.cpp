@@ -11,36 +11,50 @@ using namespace eeb::testing;
 
 namespace {
 
-// Float32 bytes of every weight, counted from the config alone (independent of the tensor map).
-uint64_t f32_bytes_from_config(const ModelConfig& c) {
+// Elements of every weight, counted from the config alone (independent of the tensor map): the
+// matrices (embedding, LM head unless tied, linear weights) and the vectors (norm weights).
+uint64_t matrix_elements(const ModelConfig& c) {
   const uint64_t D = c.dim, H = c.hidden_dim, V = c.vocab_size, q = uint64_t(c.n_heads) * c.head_dim,
                  kv = uint64_t(c.n_kv_heads) * c.head_dim;
-  const uint64_t layer = 2 * D + q * D + 2 * kv * D + D * q + 3 * H * D;
-  return 4 * (V * D + (c.tied_embeddings ? 0 : V * D) + D + c.n_layers * layer);
+  return V * D * (c.tied_embeddings ? 1 : 2) + c.n_layers * (q * D + 2 * kv * D + D * q + 3 * H * D);
 }
+uint64_t vector_elements(const ModelConfig& c) { return c.dim + c.n_layers * 2 * uint64_t(c.dim); }
+uint64_t f32_bytes_from_config(const ModelConfig& c) { return 4 * (matrix_elements(c) + vector_elements(c)); }
 
 }  // namespace
 
-TEST_CASE("cpu_backend_bytes counts every weight the CPU backend holds as float32", "[safety][resources]") {
+TEST_CASE("cpu_backend_bytes counts the weights as the CPU backend holds them", "[safety][resources]") {
+  const ModelConfig c0 = tiny_config(3, 32, 4, 2, 48, 64);
+  const uint64_t extra = cpu_kv_scratch_bytes(c0);
+  // At least a float32 KV cache of kEstimateContext positions (or max_seq_len) in every layer.
+  CHECK(extra >= 2ull * 4 * std::min(c0.max_seq_len, kEstimateContext) * c0.n_kv_heads * c0.head_dim * c0.n_layers);
   for (bool tied : {false, true}) {
-    ModelConfig c = tiny_config(3, 32, 4, 2, 48, 64);
+    ModelConfig c = c0;
     c.tied_embeddings = tied;
-    const Model m = random_model(c, 3);
-    CHECK(cpu_backend_bytes(m) == f32_bytes_from_config(c));
+    const Model m = random_model(c, 3);  // float32 in memory: held in place, vectors copied
+    for (const char* dt : {"auto", "f32"})
+      CHECK(cpu_backend_bytes(m, dt) == f32_bytes_from_config(c) + 4 * vector_elements(c) + extra);
+    // bf16: each matrix converted once (2 bytes an element) beside the float32 it came from.
+    CHECK(cpu_backend_bytes(m, "bf16") == f32_bytes_from_config(c) + 2 * matrix_elements(c) + 4 * vector_elements(c) + extra);
   }
-  // Stored as BF16 (half the bytes on disk): the backend still holds float32.
+  // Stored as BF16: held as stored (half the float32 bytes) unless converted.
   TempDir dir("resources");
   const Model m = random_model(tiny_config(2, 32, 4, 2, 64, 64), 4);
   write_hf_dir(m, dir / "bf16", DType::BF16);
   const Model loaded = load_model(dir / "bf16");
-  CHECK(loaded.stored_bytes() * 2 == f32_bytes_from_config(m.cfg));
-  CHECK(cpu_backend_bytes(loaded) == f32_bytes_from_config(m.cfg));
+  const ModelConfig& c = m.cfg;
+  const uint64_t stored = 2 * (matrix_elements(c) + vector_elements(c)), kv = cpu_kv_scratch_bytes(c);
+  CHECK(loaded.stored_bytes() == stored);
+  CHECK(cpu_backend_bytes(loaded, "auto") == stored + 4 * vector_elements(c) + kv);
+  CHECK(cpu_backend_bytes(loaded, "bf16") == stored + 4 * vector_elements(c) + kv);
+  CHECK(cpu_backend_bytes(loaded, "f32") == stored + 4 * matrix_elements(c) + 4 * vector_elements(c) + kv);
+  CHECK_THROWS_WITH(cpu_backend_bytes(loaded, "int4"), Catch::Contains("dtype 'int4' is not supported"));
 }
 
 TEST_CASE("check_host_memory refuses a model above the limit with both numbers in one line", "[safety][resources]") {
   Model m = random_model(tiny_config(2, 32, 4, 2, 64, 64), 5);
   m.path = "/models/tiny";
-  const uint64_t need = cpu_backend_bytes(m);
+  const uint64_t need = cpu_backend_bytes(m, "auto");
   CHECK_NOTHROW(check_host_memory(m, need, need));
   CHECK_NOTHROW(check_host_memory(m, need, std::nullopt));  // unknown: refuse nothing
   try {
