@@ -17,10 +17,11 @@
 #
 # Environment: EEBENCH (the eebench binary; default build/eebench of this checkout), MODELS (where
 # the GGUF files go; default OUTDIR/models), EEBENCH_ARGS (extra `eebench bench` options, e.g.
-# "--dtype f32"), PREFILL (default 128,512), DECODE (default 128).
+# "--dtype f32"), PREFILL (default 128,512), DECODE (default 128), AGGREGATE_ONLY (1: no runs,
+# only the table from the samples already in OUTDIR/raw; a rerun into the same OUTDIR resumes).
 set -euo pipefail
 
-usage() { sed -n '8,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '8,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [[ $# -ge 3 && $# -le 6 ]] || usage
 LLAMA_BUILD=$1 SHAPE=$2 DTYPES=$3 THREADS=${4:-2} REPS=${5:-9} OUTDIR=${6:-bench-vs-llamacpp}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,36 +51,48 @@ for d in "${dtypes[@]}"; do
 done
 shape_tag=${SHAPE//,/x}
 
-echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-cut -d' ' -f1-3 /proc/loadavg >"$OUTDIR/raw/loadavg_start"
+# A sample already in OUTDIR/raw (a valid JSON output) is kept: an interrupted run resumes where it
+# stopped. Use a fresh OUTDIR for a fresh table; AGGREGATE_ONLY=1 only rebuilds the table.
+valid_json() { [[ -s $1 ]] && python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$1" 2>/dev/null; }
+files=()
 for d in "${dtypes[@]}"; do
   f=$MODELS/$shape_tag-$d.gguf
-  if [[ -f $f ]]; then
-    echo "using $f" >&2
-  else
-    "$EEBENCH" make-model --shape "$SHAPE" --dtype "$d" --seed 1 --out "$f" >&2
-  fi
-  for ((r = 1; r <= REPS; r++)); do
-    tag=$OUTDIR/raw/$shape_tag-$d-$r
-    if [[ -n $LLAMA_BENCH ]]; then
-      echo "[$d $r/$REPS] llama-bench" >&2
-      # -r 1: one sample per invocation; llama-bench runs its own warm-up of each test first.
-      if ! "$TIME" -v -o "$tag.llama.time" "$LLAMA_BENCH" -m "$f" -t "$THREADS" -p "$PREFILL" -n "$DECODE" -r 1 \
-           -o json >"$tag.llama.json" 2>"$tag.llama.log"; then
-        echo "  llama-bench failed on $f (see $tag.llama.log)" >&2
-      fi
-    fi
-    echo "[$d $r/$REPS] eebench bench" >&2
-    # shellcheck disable=SC2086  # EEBENCH_ARGS is a list of options
-    if ! "$TIME" -v -o "$tag.eebench.time" "$EEBENCH" bench --model "$f" --prefill "$PREFILL" --decode "$DECODE" \
-         --context 0 --threads "$THREADS" --reps 1 $EEBENCH_ARGS --json "$tag.eebench.json" \
-         >"$tag.eebench.log" 2>&1; then
-      echo "  eebench failed on $f: $(tail -n 1 "$tag.eebench.log")" >&2
-    fi
-  done
+  files+=("$f")
+  [[ -f $f || -n ${AGGREGATE_ONLY:-} ]] || "$EEBENCH" make-model --shape "$SHAPE" --dtype "$d" --seed 1 --out "$f" >&2
 done
-cut -d' ' -f1-3 /proc/loadavg >"$OUTDIR/raw/loadavg_end"
-echo "load average at end: $(cat "$OUTDIR/raw/loadavg_end")" >&2
+if [[ -z ${AGGREGATE_ONLY:-} ]]; then
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  [[ -f $OUTDIR/raw/loadavg_start ]] || cut -d' ' -f1-3 /proc/loadavg >"$OUTDIR/raw/loadavg_start"
+  # Rounds outermost (every file once per round, llama.cpp then eebench on each): a machine that gets
+  # busier hurts every file and both programs alike, and a stopped run still has whole rounds.
+  for ((r = 1; r <= REPS; r++)); do
+    for i in "${!dtypes[@]}"; do
+      d=${dtypes[$i]} f=${files[$i]}
+      tag=$OUTDIR/raw/$shape_tag-$d-$r
+      if [[ -n $LLAMA_BENCH ]] && ! valid_json "$tag.llama.json"; then
+        echo "[round $r/$REPS, $d] llama-bench" >&2
+        # -r 1: one sample per invocation; llama-bench runs its own warm-up of each test first.
+        if ! "$TIME" -v -o "$tag.llama.time" "$LLAMA_BENCH" -m "$f" -t "$THREADS" -p "$PREFILL" -n "$DECODE" -r 1 \
+             -o json >"$tag.llama.json" 2>"$tag.llama.log"; then
+          echo "  llama-bench failed on $f (see $tag.llama.log)" >&2
+        fi
+      fi
+      if ! valid_json "$tag.eebench.json"; then
+        echo "[round $r/$REPS, $d] eebench bench" >&2
+        # shellcheck disable=SC2086  # EEBENCH_ARGS is a list of options
+        if ! "$TIME" -v -o "$tag.eebench.time" "$EEBENCH" bench --model "$f" --prefill "$PREFILL" --decode "$DECODE" \
+             --context 0 --threads "$THREADS" --reps 1 $EEBENCH_ARGS --json "$tag.eebench.json" \
+             >"$tag.eebench.log" 2>&1; then
+          echo "  eebench failed on $f: $(tail -n 1 "$tag.eebench.log")" >&2
+        fi
+      fi
+    done
+  done
+fi
+if [[ -z ${AGGREGATE_ONLY:-} ]]; then
+  cut -d' ' -f1-3 /proc/loadavg >"$OUTDIR/raw/loadavg_end"
+  echo "load average at end: $(cat "$OUTDIR/raw/loadavg_end")" >&2
+fi
 
 python3 - "$OUTDIR" "$MODELS" "$shape_tag" "$SHAPE" "$DTYPES" "$THREADS" "$REPS" "$PREFILL" "$DECODE" \
   "${LLAMA_BENCH:--}" <<'EOF'
@@ -156,8 +169,12 @@ for d in dtypes:
         row["eebench_build"] = last["build"]
     rows.append(row)
 
-load_start = open(os.path.join(raw, "loadavg_start")).read().split()
-load_end = open(os.path.join(raw, "loadavg_end")).read().split()
+def loadavg(name):
+    try:
+        return open(os.path.join(raw, name)).read().split()
+    except OSError:
+        return ["?"]
+load_start, load_end = loadavg("loadavg_start"), loadavg("loadavg_end")
 result = {"shape": shape, "threads": threads, "reps": reps, "prefill": prefill, "decode": decode,
           "llama_bench": llama_bench, "llama_cpp": llama_info, "load_average_start": load_start,
           "load_average_end": load_end, "rows": rows}
