@@ -1,10 +1,16 @@
 #include "backends/ceilings.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -25,28 +31,137 @@ double best_seconds(int reps, F&& f) {
   return best;
 }
 
+int thread_count(int threads) {
+  return threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+std::mutex& registry_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<std::string, CpuTypedGemm>& registered() {
+  static std::map<std::string, CpuTypedGemm> r;
+  return r;
+}
+
+// OpenBLAS threads for the duration of one measurement (the CPU backend runs OpenBLAS on one thread
+// inside its own OpenMP pool; the ceiling is the library's own best on the same cores).
+struct BlasThreads {
+  int before;
+  explicit BlasThreads(int t) : before(openblas_get_num_threads()) { openblas_set_num_threads(t); }
+  ~BlasThreads() { openblas_set_num_threads(before); }
+};
+
+// Y[M, N] = X[M, K] · W[N, K]ᵀ, as the CPU backend multiplies activations by weights.
+std::function<void()> prepare_sgemm(const GemmShape& s, int) {
+  auto a = std::make_shared<std::vector<float>>(size_t(s.M) * s.K, 0.01f);
+  auto w = std::make_shared<std::vector<float>>(size_t(s.N) * s.K, 0.02f);
+  auto y = std::make_shared<std::vector<float>>(size_t(s.M) * s.N);
+  return [=] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.M, s.N, s.K, 1.0f, a->data(), s.K, w->data(), s.K, 0.0f,
+                y->data(), s.N);
+  };
+}
+
+// OpenBLAS's bf16 GEMM exists only in builds with BUILD_BFLOAT16 (Debian 12's 0.3.21 has none), so
+// it is looked up at run time: with an OpenBLAS that has it, bf16 gets its own ceiling.
+using SbgemmFn = void (*)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, blasint, blasint, blasint,
+                          float, const bfloat16*, blasint, const bfloat16*, blasint, float, float*, blasint);
+SbgemmFn find_sbgemm() {
+  static const SbgemmFn f = reinterpret_cast<SbgemmFn>(dlsym(RTLD_DEFAULT, "cblas_sbgemm"));
+  return f;
+}
+
+// sbgemm takes both operands in bf16 (activations converted once per GEMM by a backend using it).
+std::function<void()> prepare_sbgemm(const GemmShape& s, int) {
+  const SbgemmFn sbgemm = find_sbgemm();
+  auto a = std::make_shared<std::vector<bfloat16>>(size_t(s.M) * s.K, bfloat16(0x3c24));  // 0.01
+  auto w = std::make_shared<std::vector<bfloat16>>(size_t(s.N) * s.K, bfloat16(0x3ca4));  // 0.02
+  auto y = std::make_shared<std::vector<float>>(size_t(s.M) * s.N);
+  return [=] {
+    sbgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.M, s.N, s.K, 1.0f, a->data(), s.K, w->data(), s.K, 0.0f,
+                 y->data(), s.N);
+  };
+}
+
+std::string shapes_str(const std::vector<GemmShape>& shapes) {
+  if (shapes.size() == 1)
+    return std::to_string(shapes[0].M) + "x" + std::to_string(shapes[0].N) + "x" + std::to_string(shapes[0].K);
+  return std::to_string(shapes.size()) + " shapes at M=" + std::to_string(shapes[0].M);
+}
+
+// Sum of FLOPs over the sum of the best time per shape (TFLOP/s).
+double gemm_rate(const CpuTypedGemm& g, const std::vector<GemmShape>& shapes, int reps, int threads) {
+  BlasThreads bt(threads);
+  double flops = 0, secs = 0;
+  for (const auto& s : shapes) {
+    auto run = g.prepare(s, threads);
+    secs += best_seconds(reps, run);
+    flops += 2.0 * s.M * s.N * s.K;
+  }
+  return flops * 1e-12 / secs;
+}
+
+// A read-only pass over the buffer, split over the threads: the access pattern of decode's weight
+// stream (the copy figure also writes, which a decode step does not).
+double read_gbs(int reps, int threads) {
+  const size_t n = (size_t(512) << 20) / sizeof(uint64_t);
+  std::vector<uint64_t> buf(n, 1);
+  volatile uint64_t sink = 0;
+  const double s = best_seconds(reps, [&] {
+    uint64_t total = 0;
+#pragma omp parallel for num_threads(threads) reduction(+ : total) schedule(static)
+    for (size_t i = 0; i < n; ++i) total += buf[i];
+    sink = total;
+  });
+  (void)sink;
+  return double(n * sizeof(uint64_t)) * 1e-9 / s;
+}
+
 }  // namespace
 
-Ceilings measure_cpu_ceilings(int M, int N, int K, int reps, int threads) {
+void register_cpu_typed_gemm(const std::string& dtype, CpuTypedGemm gemm) {
+  std::lock_guard<std::mutex> lock(registry_mutex());
+  registered()[dtype] = std::move(gemm);
+}
+
+Ceilings measure_cpu_ceilings(const std::string& dtype, const std::vector<GemmShape>& shapes, int reps, int threads) {
+  if (shapes.empty()) throw Error("ceilings: no GEMM shape given");
+  const int t = thread_count(threads);
   Ceilings c;
-  const size_t bytes = size_t(512) << 20;
-  std::vector<char> src(bytes, 1), dst(bytes, 0);
-  const double s = best_seconds(reps, [&] { std::memcpy(dst.data(), src.data(), bytes); });
-  c.copy_gbs = 2.0 * bytes * 1e-9 / s;
-  c.copy_what = "memcpy, 512 MiB";
-  std::vector<float> a(size_t(M) * K, 0.01f), w(size_t(N) * K, 0.02f), y(size_t(M) * N);
-  // One sgemm on every core (the CPU backend splits its GEMMs over OpenMP threads and runs OpenBLAS
-  // single-threaded inside them; the ceiling is the library's own best).
-  const int before = openblas_get_num_threads();
-  openblas_set_num_threads(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()));
-  // Y[M, N] = X[M, K] · W[N, K]ᵀ, as the CPU backend multiplies activations by weights.
-  const double g = best_seconds(reps, [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a.data(), K, w.data(), K, 0.0f, y.data(), N);
-  });
-  openblas_set_num_threads(before);
-  c.gemm_tflops = 2.0 * M * N * K * 1e-12 / g;
-  c.gemm_what = "OpenBLAS sgemm " + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K);
+  {
+    const size_t bytes = size_t(512) << 20;
+    std::vector<char> src(bytes, 1), dst(bytes, 0);
+    const double s = best_seconds(reps, [&] { std::memcpy(dst.data(), src.data(), bytes); });
+    c.copy_gbs = 2.0 * bytes * 1e-9 / s;
+    c.copy_what = "memcpy, 512 MiB";
+  }
+  c.read_gbs = read_gbs(reps, t);
+  c.read_what = "read-only sum of 512 MiB, " + std::to_string(t) + " threads";
+
+  const CpuTypedGemm sgemm{"OpenBLAS sgemm", prepare_sgemm};
+  const std::string dims = shapes_str(shapes);
+  c.gemm_f32_tflops = gemm_rate(sgemm, shapes, reps, t);
+  c.gemm_f32_what = sgemm.what + " " + dims;
+  CpuTypedGemm typed;
+  {
+    std::lock_guard<std::mutex> lock(registry_mutex());
+    if (auto it = registered().find(dtype); it != registered().end()) typed = it->second;
+  }
+  if (!typed.prepare && dtype == "bf16" && find_sbgemm()) typed = {"OpenBLAS sbgemm (bf16 x bf16 -> f32)", prepare_sbgemm};
+  if (typed.prepare) {
+    c.gemm_tflops = gemm_rate(typed, shapes, reps, t);
+    c.gemm_what = typed.what + " " + dims;
+  } else {  // f32, or a type without a registered GEMM: the f32 library rate, named as such
+    c.gemm_tflops = c.gemm_f32_tflops;
+    c.gemm_what = c.gemm_f32_what;
+    if (dtype != "f32") c.gemm_what += " (no " + dtype + " GEMM registered: f32 rate)";
+  }
   return c;
+}
+
+Ceilings measure_cpu_ceilings(int M, int N, int K, int reps, int threads) {
+  return measure_cpu_ceilings("f32", {{M, N, K}}, reps, threads);
 }
 
 }  // namespace eeb

@@ -18,7 +18,7 @@ struct Entry {
   BackendInfo info;
   std::unique_ptr<Backend> (*make)(const Model&, const BackendOptions&);
   std::unique_ptr<Backend> (*make_random)(const ModelConfig&, const BackendOptions&, uint64_t);
-  Ceilings (*ceilings)(const std::string& dtype, int M, int N, int K, int reps, int threads);
+  Ceilings (*ceilings)(const std::string& dtype, const std::vector<GemmShape>& shapes, int reps, int threads);
   std::optional<DeviceIdentity> (*identity)(int device);
   const char* missing = "";  // why an unavailable backend is not in this build
 };
@@ -26,13 +26,24 @@ struct Entry {
 std::unique_ptr<Backend> cpu_random(const ModelConfig& c, const BackendOptions& o, uint64_t seed) {
   return make_cpu_backend(random_llama(c, seed), o);
 }
-Ceilings cpu_ceil(const std::string&, int M, int N, int K, int reps, int threads) {
-  return measure_cpu_ceilings(M, N, K, reps, threads);
+Ceilings cpu_ceil(const std::string& dtype, const std::vector<GemmShape>& shapes, int reps, int threads) {
+  return measure_cpu_ceilings(dtype, shapes, reps, threads);
 }
 
 #ifdef EEB_HAVE_CUDA
-Ceilings cuda_ceil(const std::string& dtype, int M, int N, int K, int reps, int) {
-  return measure_cuda_ceilings(dtype, M, N, K, reps);
+// One cuBLAS measurement per shape: the copy from the first, the GEMM rate over all of them.
+Ceilings cuda_ceil(const std::string& dtype, const std::vector<GemmShape>& shapes, int reps, int) {
+  Ceilings c;
+  double flops = 0, secs = 0;
+  for (const auto& s : shapes) {
+    const Ceilings one = measure_cuda_ceilings(dtype, s.M, s.N, s.K, reps);
+    if (c.copy_what.empty()) c = one;
+    const double f = 2.0 * s.M * s.N * s.K;
+    flops += f, secs += f * 1e-12 / one.gemm_tflops;
+  }
+  c.gemm_tflops = flops * 1e-12 / secs;
+  if (shapes.size() > 1) c.gemm_what += " (and " + std::to_string(shapes.size() - 1) + " more shapes)";
+  return c;
 }
 std::optional<DeviceIdentity> cuda_identity(int device) {
   const CudaDeviceInfo i = cuda_device_info(device);
@@ -94,8 +105,15 @@ std::unique_ptr<Backend> make_backend_random(const std::string& name, const Mode
 
 Ceilings measure_ceilings(const std::string& backend, const std::string& dtype, int M, int N, int K,
                           int reps, int threads) {
-  if (M <= 0 || N <= 0 || K <= 0) throw Error("ceilings: GEMM shape must be positive");
-  return available(backend).ceilings(dtype, M, N, K, reps, threads);
+  return measure_ceilings(backend, dtype, std::vector<GemmShape>{{M, N, K}}, reps, threads);
+}
+
+Ceilings measure_ceilings(const std::string& backend, const std::string& dtype, const std::vector<GemmShape>& shapes,
+                          int reps, int threads) {
+  if (shapes.empty()) throw Error("ceilings: no GEMM shape given");
+  for (const auto& s : shapes)
+    if (s.M <= 0 || s.N <= 0 || s.K <= 0) throw Error("ceilings: GEMM shape must be positive");
+  return available(backend).ceilings(dtype, shapes, reps, threads);
 }
 
 std::optional<DeviceIdentity> backend_device_identity(const std::string& name, int device) {

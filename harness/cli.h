@@ -50,9 +50,15 @@ int cmd_fetch(const FetchArgs& a);
 struct BenchArgs {
   std::string backend = "cpu", dtype, shape = "1b";
   int layers = 0, tokens = 512, reps = 3, threads = 0;
-  bool json = false;
+  bool json = false;       // JSON on stdout instead of the table
+  std::string json_out;    // --json OUT: JSON into this file, the table on stdout
+  // --model: throughput on a real file (harness/cli_bench_model.cpp) instead of random weights.
+  std::string model;
+  std::vector<int> prefill = {128, 512};
+  int decode = 128, context = 0;
 };
 int cmd_bench(const BenchArgs& a);
+int cmd_bench_model(const BenchArgs& a);  // cmd_bench with a.model set
 
 struct ReproduceArgs {
   std::string paper, model, model_id, tokenizer, data = "data", db = "results/eebench.db", targets;

@@ -1,4 +1,5 @@
-// eebench bench: prefill and decode throughput of a backend on random weights of a real shape, next to
+// eebench bench: prefill and decode throughput of a backend on random weights of a real shape (with
+// --model: on a real file, harness/cli_bench_model.cpp), next to
 // the hardware ceilings measured in the same process (backends/ceilings.h), so the goal ratios
 // (prefill ≥ 60% of the GEMM rate, decode ≥ 80% of the copy bandwidth) are read off one run.
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "model/random_weights.h"
 #include "harness/cli.h"
 #include "harness/environment.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "harness/resources.h"
 
@@ -38,6 +40,7 @@ double best_of(Backend& b, int reps, F&& f) {
 }  // namespace
 
 int cmd_bench(const BenchArgs& a) {
+  if (!a.model.empty()) return cmd_bench_model(a);
   ModelConfig c = shape_config(a.shape);
   if (a.layers > 0) c.n_layers = a.layers;
   if (a.tokens < 1 || a.tokens + 1 > c.max_seq_len)
@@ -113,6 +116,7 @@ int cmd_bench(const BenchArgs& a) {
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
+  if (!a.json_out.empty()) write_file_atomic(a.json_out, j.dump(2) + "\n");
   std::printf("device: %s; backend %s, weights %s\n", j["device"].get<std::string>().c_str(), a.backend.c_str(),
               b->dtype().c_str());
   std::printf("model: random, shape %s: dim %d, hidden %d, %d heads / %d kv heads, %d layers, vocab %d\n",

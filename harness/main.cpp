@@ -6,6 +6,7 @@
 #include "harness/cli.h"
 #include "harness/cluster.h"
 #include "harness/cli_tokenize.h"
+#include "harness/cli_make_model.h"
 #include "core/error.h"
 #include "reports/compare.h"
 #include "reports/report.h"
@@ -125,7 +126,7 @@ int main(int argc, char** argv) {
   fe->add_flag("--quiet,-q", fa.quiet, "no progress output");
 
   eeb::BenchArgs bn;
-  auto* bb = app.add_subcommand("bench", "prefill/decode throughput on random weights, next to measured ceilings");
+  auto* bb = app.add_subcommand("bench", "prefill/decode throughput (random weights, or --model FILE), next to measured ceilings");
   bb->add_option("--backend,-b", bn.backend, "cpu | cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   bb->add_option("--dtype", bn.dtype, "weights dtype (cpu: f32; cuda: bf16 (default), f16, f32)");
   bb->add_option("--shape", bn.shape, "model shape: 7b (Llama-2-7B), 1b (TinyLlama-1.1B), tiny")
@@ -134,7 +135,15 @@ int main(int argc, char** argv) {
   bb->add_option("--tokens", bn.tokens, "prefill length and decode context")->check(CLI::Range(1, 100000));
   bb->add_option("--reps", bn.reps, "timed repetitions (best kept; decode x10)")->check(CLI::Range(1, 1000));
   bb->add_option("--threads", bn.threads, "CPU threads (0 = all cores)");
-  bb->add_flag("--json", bn.json, "JSON output");
+  auto* bench_json = bb->add_option("--json", bn.json_out, "JSON output: on stdout, or into file OUT (the table on stdout)")
+                         ->expected(0, 1);
+  bb->add_option("--model,-m", bn.model, "a model file (.gguf, HF directory, ...) instead of random weights");
+  bb->add_option("--prefill", bn.prefill, "with --model: prefill lengths, comma-separated")
+      ->delimiter(',')->check(CLI::Range(1, 100000));
+  bb->add_option("--decode", bn.decode, "with --model: tokens decoded one at a time after --context")
+      ->check(CLI::Range(1, 100000));
+  bb->add_option("--context", bn.context, "with --model: tokens in the cache before decoding")
+      ->check(CLI::Range(0, 100000));
 
   eeb::LogitsArgs lg;
   auto* l = app.add_subcommand("logits", "top tokens and probabilities at every layer (logit lens)");
@@ -150,6 +159,9 @@ int main(int argc, char** argv) {
 
   eeb::TokenizeArgs tka;
   auto* tz = eeb::add_tokenize_command(app, tka);
+
+  eeb::MakeModelArgs mka;
+  auto* mk = eeb::add_make_model_command(app, mka);
 
   std::string list_what, db = "results/eebench.db";
   auto* ls = app.add_subcommand("list", "list runs, strategies, tasks or backends");
@@ -218,7 +230,11 @@ int main(int argc, char** argv) {
     if (st->parsed()) return eeb::cmd_status(status_run, cluster_db);
     if (l->parsed()) return eeb::cmd_logits(lg);
     if (tz->parsed()) return eeb::cmd_tokenize(tka);
-    if (bb->parsed()) return eeb::cmd_bench(bn);
+    if (bb->parsed()) {
+      bn.json = bench_json->count() > 0 && bn.json_out.empty();
+      return eeb::cmd_bench(bn);
+    }
+    if (mk->parsed()) return eeb::cmd_make_model(mka);
     if (fe->parsed()) return eeb::cmd_fetch(fa);
     if (rr->parsed()) {
       for (const auto* o : rr->get_options())
