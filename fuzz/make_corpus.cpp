@@ -86,6 +86,13 @@ int main(int argc, char** argv) {
   fuzz::write_file(out / "task_spec" / "partial.yaml",
                    "task: p\ndataset: {test: d/test.jsonl}\ntest_split: test\ndoc_to_text: a\n"
                    "doc_to_choice: \"{% set t = q %}{{[t + l[0], t + l[1]]}}\"\ndoc_to_target: \"{{c['text']|join(', ')}}\"\n");
+  // A group (members d/test.jsonl and a missing one), a split's second name and the row keys.
+  fuzz::write_file(out / "task_spec" / "group.yaml",
+                   "task: g\ngroup:\n  dataset_names: [test, nosuch]\n  aggregate_metric_list:\n    - metric: acc\n"
+                   "      weight_by_size: true\ndataset:\n  test: \"d/{{dataset_name}}.jsonl\"\n  dev: test\n"
+                   "test_split: test\nfewshot_split: dev\nfewshot_config:\n  sampler: first_n\ndataset_columns: [q, a]\n"
+                   "doc_fields:\n  l2: \"{{[q, q ~ '!']}}\"\nrow_index_field: idx\ndescription: \"{{dataset_name}}: \"\n"
+                   "doc_to_text: \"{{q}}\"\ndoc_to_choice: l2\ndoc_to_target: a\nmetric_list:\n  - metric: acc\n");
   fuzz::write_file(out / "template" / "mixed.txt",
                    "{% for w in words %}{{loop.index}}{{w|upper}}{% if not loop.last %}, {% endif %}{% endfor %}"
                    "{{passage[:3]}} {{choices['text'][label]}} {{question.strip()}} {{[n, ok, none]}}");

@@ -103,6 +103,35 @@ ModelRow model_row(const TrialSpec& t, const LoadedModel& lm) {
   return mr;
 }
 
+// The task's documents for trial `t`, into the cache.
+void load_task(TrialCache& c, const TrialSpec& t) {
+  c.task = make_task(t.task);
+  c.options = TaskOptions{};
+  c.options.data_dir = t.data, c.options.split = t.split, c.options.shots = t.shots;
+  c.options.limit = t.limit, c.options.subjects = t.subjects;
+  c.docs = c.task->load(c.options);
+  if (c.docs.empty()) throw Error("task " + t.task + ": no documents");
+  c.docs_key = t;
+}
+
+// Loads every distinct task of a new run once before the run is stored, so a bad spec or data file
+// is an error that leaves no run behind; the first trial's documents stay in the cache for it.
+void load_tasks_first(const RunSpec& spec, TrialCache& c) {
+  std::vector<const TrialSpec*> done;
+  for (const auto& t : spec.trials) {
+    bool seen = false;
+    for (const auto* d : done) seen = seen || d->same_docs(t);
+    if (seen) continue;
+    done.push_back(&t);
+    if (done.size() == 1) {
+      load_task(c, t);
+    } else {
+      TrialCache other;
+      load_task(other, t);
+    }
+  }
+}
+
 // Runs planned trial `p` in this process; its samples and metrics are committed as they come.
 void run_planned(ResultStore& store, int64_t run_id, const RunSpec& spec, PlannedTrial& p, TrialCache& c) {
   const RunArgs& ar = spec.args;
@@ -124,15 +153,7 @@ void run_planned(ResultStore& store, int64_t run_id, const RunSpec& spec, Planne
     if (old.model.path == t.model && old.model.weights_checksum != lm.model.weights_checksum)
       throw Error(t.model, "weights changed since run " + std::to_string(run_id) + " began (checksum " +
                                lm.model.weights_checksum + ", stored " + old.model.weights_checksum + ")");
-  if (!c.task || !c.docs_key.same_docs(t)) {
-    c.task = make_task(t.task);
-    c.options = TaskOptions{};
-    c.options.data_dir = t.data, c.options.split = t.split, c.options.shots = t.shots;
-    c.options.limit = t.limit, c.options.subjects = t.subjects;
-    c.docs = c.task->load(c.options);
-    if (c.docs.empty()) throw Error("task " + t.task + ": no documents");
-    c.docs_key = t;
-  }
+  if (!c.task || !c.docs_key.same_docs(t)) load_task(c, t);
   const Task& task = *c.task;
   const int64_t model_id = store.add_model(run_id, model_row(t, lm));
   TaskRow tr;
@@ -228,7 +249,9 @@ void validate(const RunSpec& spec) {
 
 RunResult execute_run(ResultStore& store, const RunSpec& spec, int64_t run_id, int only_trial) {
   const RunArgs& ar = spec.args;
+  TrialCache cache;
   if (run_id == 0) {
+    load_tasks_first(spec, cache);
     Environment env = capture_environment(ar.backend, 0);
     run_id = store.begin_run(run_row(spec, env));
   }
@@ -247,7 +270,6 @@ RunResult execute_run(ResultStore& store, const RunSpec& spec, int64_t run_id, i
 
   if (only_trial >= 0) {  // the child of an isolated run: one trial; the parent records how it ended
     if (only_trial >= static_cast<int>(planned.size())) throw Error("--trial-index out of range");
-    TrialCache cache;
     PlannedTrial& p = planned[static_cast<size_t>(only_trial)];
     inject_fault(only_trial);
     try {
@@ -261,7 +283,6 @@ RunResult execute_run(ResultStore& store, const RunSpec& spec, int64_t run_id, i
 
   std::fprintf(stderr, "eebench: run %ld → %s (%zu trial%s%s)\n", long(run_id), ar.db.c_str(), planned.size(),
                planned.size() == 1 ? "" : "s", ar.isolate ? ", each in its own process" : "");
-  TrialCache cache;
   for (auto& p : planned) {
     if (p.status == "finished") continue;
     if (ar.isolate) {

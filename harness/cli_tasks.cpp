@@ -22,17 +22,18 @@ std::string shown(const std::string& s) {
 
 int cmd_tasks_show(const std::string& name, const std::string& data) {
   auto task = make_task(name);
+  // The data first: a bad data file prints its one-line error and nothing else.
+  TaskOptions o;
+  o.data_dir = data;
+  o.limit = 1;
+  const auto docs = task->load(o);
+  if (docs.empty()) throw Error("task " + task->name() + ": no documents");
   const std::string spec = task_spec_text(*task);
   std::printf("# task %s, version %s, split %s, shots %d, template %s\n", task->name().c_str(),
               task->version().c_str(), task->default_split().c_str(), task->default_shots(),
               template_hash(*task).c_str());
   std::printf("%s", spec.empty() ? task->template_text().c_str() : spec.c_str());
   if (!spec.empty() && spec.back() != '\n') std::printf("\n");
-  TaskOptions o;
-  o.data_dir = data;
-  o.limit = 1;
-  const auto docs = task->load(o);
-  if (docs.empty()) throw Error("task " + task->name() + ": no documents");
   const Doc& d = docs.front();
   std::printf("\n# first document %s (gold %d), prompt with \\n shown:\n", d.id.c_str(), d.gold);
   if (d.choice_contexts.empty()) {

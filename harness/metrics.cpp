@@ -1,5 +1,6 @@
 #include "harness/metrics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -40,7 +41,8 @@ static MetricValue mean_metric(const std::string& name, const std::string& group
   return v;
 }
 
-std::vector<MetricValue> classification_metrics(const std::vector<SampleRecord>& samples) {
+std::vector<MetricValue> classification_metrics(const std::vector<SampleRecord>& samples,
+                                               const std::vector<std::string>& metrics) {
   std::vector<MetricValue> out;
   std::vector<double> acc, acc_norm;
   std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> by_group;
@@ -73,6 +75,12 @@ std::vector<MetricValue> classification_metrics(const std::vector<SampleRecord>&
     out.push_back(mean_metric("acc_macro", "", macro, false));
     out.push_back(mean_metric("acc_norm_macro", "", macro_norm, false));
   }
+  // Only what the task lists (lm-eval's metric_list); acc_macro goes with acc, acc_norm_macro with acc_norm.
+  auto listed = [&](const std::string& name) {
+    const std::string base = name.ends_with("_macro") ? name.substr(0, name.size() - 6) : name;
+    return std::find(metrics.begin(), metrics.end(), base) != metrics.end();
+  };
+  std::erase_if(out, [&](const MetricValue& m) { return !listed(m.name); });
   return out;
 }
 

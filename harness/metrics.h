@@ -18,8 +18,10 @@ double pooled_sample_stderr(const std::vector<double>& stderrs, const std::vecto
 
 // acc, acc_norm (overall weighted by documents; with groups also per group, acc_macro /
 // acc_norm_macro = unweighted mean over groups, and the overall stderr pooled over the groups as
-// lm-eval pools a group's subtasks). Depth and cost metrics are trial_metrics' business.
-std::vector<MetricValue> classification_metrics(const std::vector<SampleRecord>& samples);
+// lm-eval pools a group's subtasks). Only the names in `metrics` (the task's metric_list) are
+// returned. Depth and cost metrics are trial_metrics' business.
+std::vector<MetricValue> classification_metrics(const std::vector<SampleRecord>& samples,
+                                               const std::vector<std::string>& metrics = {"acc", "acc_norm"});
 
 // One metric per declared measure, aggregated as declared; a measure no sample has is left out.
 std::vector<MetricValue> aggregate_measures(const std::vector<MeasureSpec>& specs,

@@ -197,7 +197,7 @@ std::vector<MetricValue> trial_metrics(const Task& task, const Strategy& st,
   const long n = static_cast<long>(samples.size());
   if (n == 0) return out;
   const bool generation = task.kind() == "generation";
-  if (!generation) out = classification_metrics(samples);
+  if (!generation) out = classification_metrics(samples, task.metrics());
   // Depth: only where layers_executed is one, and what ran is what is reported.
   if (st.reports_depth() && !st.hypothetical()) {
     std::vector<double> layers, heads;

@@ -59,6 +59,9 @@ std::vector<std::pair<const SampleRow*, const SampleRow*>> pairs(const TrialData
 void accuracy_check(Comparison& c, Check base, const TrialData& a, const TrialData& b, bool norm,
                     const CompareOptions& o) {
   base.metric = norm ? "acc_norm" : "acc";
+  // A finished trial without the metric is of a task whose metric_list leaves it out: not compared.
+  auto unlisted = [&](const TrialData& t) { return t.row.status == "finished" && !t.metric(base.metric); };
+  if (unlisted(a) || unlisted(b)) return;
   long n = 0, ca = 0, cb = 0, only_a = 0, only_b = 0;
   for (auto [x, y] : pairs(a, b)) {
     const auto& px = norm ? x->correct_norm : x->correct;

@@ -9,20 +9,10 @@
 
 namespace eeb {
 
-std::unique_ptr<Task> make_sst2_task();
-std::unique_ptr<Task> make_mmlu_task();
 // A spec shipped in tasks/specs/ (built into the binary), by its task name.
 std::unique_ptr<Task> make_builtin_spec(const std::string& name);
 // make_request for partial scoring (Doc::choice_contexts), tasks/partial_request.cpp.
 Request make_partial_request(const Doc& doc, int index, const Tokenizer& tok, bool add_bos);
-
-// The 57 MMLU subjects, in lm-eval's (alphabetical) order.
-const std::vector<std::string>& mmlu_subjects();
-
-// lm-eval's default delimiters, for the C++ tasks' prompts (assembled by tasks/fewshot_context.h)
-// and choices (target_delimiter + choice).
-inline constexpr const char* kTargetDelimiter = " ";
-inline constexpr const char* kFewshotDelimiter = "\n\n";
 
 // Throws Error unless the generic options make sense (data_dir given, shots >= -1, limit >= 0).
 void check_task_options(const TaskOptions& opt, const std::string& task);

@@ -1,4 +1,4 @@
-// The one few-shot prompt assembly every multiple-choice task uses (sst2.cpp, mmlu.cpp, task_spec.cpp),
+// The one few-shot prompt assembly every multiple-choice task uses (task_spec.cpp: sst2, mmlu, every spec),
 // so the prompt shape lives in one place: lm-eval 0.4's ConfigurableTask.fewshot_context without a
 // chat template or system instruction (lm_eval/api/task.py, samplers.py ContextSampler.get_context):
 //   description + Σ (example_text + target_delimiter + example_target + fewshot_delimiter) + doc_text

@@ -24,17 +24,19 @@ struct Entry {
 
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> e = {
-      {"sst2", "GLUE SST-2 sentiment, lm-eval sst2 prompt; splits dev (default), train, test_labeled",
-       &make_sst2_task},
-      {"mmlu", "MMLU, 57 subjects, lm-eval default template; split test (default), shots from dev",
-       &make_mmlu_task},
+      // "spec:" = a declarative spec (tasks/specs/<name>.yaml, built in; docs/TASKS.md); "generation:" =
+      // tasks/generation.cpp.
+      {"sst2", "spec: GLUE SST-2 sentiment, lm-eval glue/sst2 prompt; splits dev (= validation, default), train, "
+               "test_labeled",
+       [] { return make_builtin_spec("sst2"); }},
+      {"mmlu", "spec: MMLU, group of 57 subjects, lm-eval mmlu default template; split test (default), shots from dev",
+       [] { return make_builtin_spec("mmlu"); }},
       {"prompts", "generation: <data>/prompts/<split>.jsonl {prompt, reference}; ROUGE, exact match vs full",
        [] { return make_generation_task("prompts"); }},
       {"cnn_dailymail", "generation: CNN/DailyMail {article, highlights}, 'Article: ...\\nSummary:'",
        [] { return make_generation_task("cnn_dailymail"); }},
       {"xsum", "generation: XSum {document, summary}, 'Article: ...\\nSummary:'",
        [] { return make_generation_task("xsum"); }},
-      // Declarative specs (tasks/specs/*.yaml, built in; docs/TASKS.md).
       {"boolq", "spec: BoolQ, lm-eval super_glue/boolq prompt; split validation",
        [] { return make_builtin_spec("boolq"); }},
       {"piqa", "spec: PIQA, lm-eval piqa prompt; split validation; acc, acc_norm",

@@ -18,7 +18,7 @@ class Tokenizer;
 
 struct Doc {
   std::string id;        // stable within the task, e.g. "dev:17" or "anatomy:test:3"
-  std::string group;     // MMLU subject; empty when the task has none
+  std::string group;     // the group member (MMLU subject); empty when the task has none
   std::string context;   // full prompt (few-shot examples included)
   std::vector<std::string> choices;  // continuations = target_delimiter + choice, e.g. " negative"
   std::string target_delimiter = " ";  // lm-eval's; acc_norm counts the characters after it
@@ -34,8 +34,8 @@ struct TaskOptions {
   std::string data_dir;  // laid out like shared/data/datasets: <data_dir>/sst2/dev.tsv, <data_dir>/mmlu/test/...
   std::string split;     // empty: the task's default
   int shots = -1;        // -1: the task's default
-  int limit = 0;         // 0: all documents (MMLU: per subject)
-  std::vector<std::string> subjects;  // MMLU subset; empty = all found
+  int limit = 0;         // 0: all documents (group tasks such as MMLU: per member)
+  std::vector<std::string> subjects;  // group members to run (MMLU subjects); empty = all found
 };
 
 class Task {
@@ -48,6 +48,8 @@ class Task {
   virtual std::string template_text() const = 0;
   virtual std::string default_split() const = 0;
   virtual int default_shots() const { return 0; }
+  // The accuracy metrics reported (lm-eval's metric_list: "acc", "acc_norm"), for multiple choice.
+  virtual std::vector<std::string> metrics() const { return {"acc", "acc_norm"}; }
   // Reads the task files; throws Error naming the file and line for malformed input.
   virtual std::vector<Doc> load(const TaskOptions& opt) const = 0;
 };

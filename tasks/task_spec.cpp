@@ -62,7 +62,10 @@ json cell(const std::string& s) {
   return s;
 }
 
-std::vector<Row> read_rows(const std::string& path) {
+// `columns` (dataset_columns): the CSV/TSV columns in order; a first row equal to them is a header,
+// any other first row is data (files with and without a header line, as MMLU's two layouts).
+// Empty: the first row is the header.
+std::vector<Row> read_rows(const std::string& path, const std::vector<std::string>& columns) {
   std::vector<Row> rows;
   const std::string ext = std::filesystem::path(path).extension().string();
   if (ext == ".jsonl") {
@@ -76,9 +79,9 @@ std::vector<Row> read_rows(const std::string& path) {
       rows.push_back({std::move(j), where});
     }
   } else if (ext == ".csv" || ext == ".tsv") {
-    const auto t = ext == ".csv" ? read_csv(path) : read_tsv(path);
-    const auto& header = t.front().fields;
-    for (size_t i = 1; i < t.size(); ++i) {
+    const auto t = ext == ".csv" ? read_csv(path, columns.size()) : read_tsv(path, columns.size());
+    const auto& header = columns.empty() ? t.front().fields : columns;
+    for (size_t i = columns.empty() || t.front().fields == columns ? 1 : 0; i < t.size(); ++i) {
       json j = json::object();
       for (size_t c = 0; c < header.size(); ++c) j[header[c]] = cell(t[i].fields[c]);
       rows.push_back({std::move(j), path + ":" + std::to_string(t[i].line)});
@@ -101,65 +104,20 @@ class SpecTask final : public Task {
   std::string template_text() const override { return hash_text_; }
   const std::string& text() const { return text_; }
 
+  std::vector<std::string> metrics() const override { return metrics_; }
+  const std::vector<std::string>& members() const { return members_; }
+
   std::vector<Doc> load(const TaskOptions& opt) const override {
     check_task_options(opt, name_);
-    const std::string split = opt.split.empty() ? eval_split_ : opt.split;
+    const std::string split = canonical_split(opt.split.empty() ? eval_split_ : opt.split);
     const int shots = opt.shots < 0 ? num_fewshot_ : opt.shots;
-    const auto rows = read_split(opt.data_dir, split);
-    std::vector<Row> pool;
-    if (shots > 0) {
-      if (fewshot_source_.empty())
-        fail_at(origin_, "few-shot examples asked for, but the spec names no fewshot_split, training_split, "
-                         "validation_split or test_split");
-      pool = fewshot_source_ == split ? rows : read_split(opt.data_dir, fewshot_source_);
-    }
-    // lm-eval: n = k + 1 when config.fewshot_split == config.test_split (None == None included).
-    const bool draw_extra = fewshot_split_ == test_split_;
-    if (shots > 0 && pool.size() < static_cast<size_t>(shots) + (draw_extra ? 1 : 0))
-      fail_at(split_path(opt.data_dir, fewshot_source_),
-              std::to_string(pool.size()) + " documents for " + std::to_string(shots) + " shots" +
-                  (draw_extra ? " (+1: lm-eval draws one more when fewshot_split == test_split)" : ""));
-    PyRandom rnd(1234);
-    const size_t n = opt.limit > 0 ? std::min(rows.size(), static_cast<size_t>(opt.limit)) : rows.size();
+    // lm-eval draws k + 1 when config.fewshot_split == config.test_split (None == None included).
+    // `--split S` is lm-eval with test_split: S, so a spec naming its fewshot_split draws one more
+    // exactly when S is that split (MMLU with --split dev); without one the config's test decides.
+    const bool draw_extra = fewshot_split_ ? *fewshot_split_ == split : !test_split_;
     std::vector<Doc> docs;
-    docs.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      const Row& r = rows[i];
-      Doc d;
-      d.id = split + ":" + std::to_string(i);
-      const std::string description = description_.present() ? render(description_, r) : "";
-      std::vector<FewshotExample> examples;
-      if (shots > 0) {
-        const auto chosen = draw_fewshot(sampler_, rnd, pool.size(), shots, draw_extra,
-                                         [&](size_t j) { return pool[j].doc == r.doc; });
-        for (size_t j : chosen) {
-          examples.push_back(example(pool[j]));
-          d.fewshot_ids.push_back(fewshot_source_ + ":" + std::to_string(j));
-        }
-      }
-      const auto choices = choices_of(r);
-      const json text = text_of(r);
-      if (text.is_number_integer()) {  // multiple-input: choices are contexts, target is shared
-        const json target = target_raw(r);
-        if (!target.is_string())
-          fail_at(doc_to_target_.where, "doc_to_target: with an index doc_to_text the target must be the "
-                                        "shared continuation string (" + r.where + ")");
-        d.gold = check_index(text.get<int64_t>(), choices.size(), doc_to_text_, r);
-        d.context = fewshot_context(description, examples, "", target_delimiter_, fewshot_delimiter_);
-        d.target_delimiter = target_delimiter_;
-        for (const auto& c : choices) {
-          d.choice_contexts.push_back(c);
-          d.choices.push_back(target_delimiter_ + target.get<std::string>());
-        }
-      } else {
-        d.context = fewshot_context(description, examples, text.get<std::string>(), target_delimiter_,
-                                    fewshot_delimiter_);
-        d.target_delimiter = target_delimiter_;
-        for (const auto& c : choices) d.choices.push_back(target_delimiter_ + c);
-        d.gold = gold_of(r, choices);
-      }
-      docs.push_back(std::move(d));
-    }
+    if (members_.empty()) load_member(opt, nullptr, split, shots, draw_extra, docs);
+    for (const auto& m : members_to_run(opt, split)) load_member(opt, &m, split, shots, draw_extra, docs);
     return docs;
   }
 
@@ -176,15 +134,18 @@ class SpecTask final : public Task {
     static const std::vector<std::string> known = {
         "task", "dataset", "test_split", "validation_split", "training_split", "fewshot_split", "output_type",
         "doc_to_text", "doc_to_choice", "doc_to_target", "description", "target_delimiter", "fewshot_delimiter",
-        "fewshot_config", "num_fewshot", "metric_list", "metadata",
+        "fewshot_config", "num_fewshot", "metric_list", "metadata", "group",
+        // eebench's: how the CSV/TSV files become the rows lm-eval gets from Hugging Face datasets.
+        "dataset_columns", "doc_fields", "row_index_field",
         // lm-eval bookkeeping without effect on prompts or scores here:
-        "group", "tag", "dataset_path", "dataset_name", "should_decontaminate", "doc_to_decontamination_query"};
+        "tag", "dataset_path", "dataset_name", "should_decontaminate", "doc_to_decontamination_query"};
+    const size_t n_listed = 21;  // the keys named in the error below
     for (auto it = root.begin(); it != root.end(); ++it) {
       const std::string k = scalar(it->first, origin_, "key");
       if (std::find(known.begin(), known.end(), k) == known.end())
         fail_at(mark(origin_, it->first), "unknown key '" + k + "'" +
                     (k == "process_docs" || k == "process_results" ? " (Python functions are not supported)" : "") +
-                    " (known: " + join(std::vector<std::string>(known.begin(), known.begin() + 17), ", ") + ")");
+                    " (known: " + join(std::vector<std::string>(known.begin(), known.begin() + n_listed), ", ") + ")");
     }
     auto req = [&](const char* k) {
       if (!root[k]) fail_at(mark(origin_, root), std::string("missing key '") + k + "'");
@@ -195,14 +156,34 @@ class SpecTask final : public Task {
       fail_at(mark(origin_, root["task"]), "task: bad name '" + name_ + "'");
     const YAML::Node ds = req("dataset");
     if (!ds.IsMap() || ds.size() == 0) fail_at(mark(origin_, ds), "dataset: expected a mapping split: file");
-    for (auto it = ds.begin(); it != ds.end(); ++it)
-      dataset_[scalar(it->first, origin_, "dataset")] = {scalar(it->second, origin_, "dataset"), mark(origin_, it->second)};
+    parse_group(root);
+    for (auto it = ds.begin(); it != ds.end(); ++it) {
+      DataFile f;
+      f.text = scalar(it->second, origin_, "dataset"), f.where = mark(origin_, it->second);
+      if (f.text.find("{{") != std::string::npos) {  // a group member's file: {{dataset_name}}
+        if (members_.empty()) fail_at(f.where, "dataset: a templated path needs a group (group: dataset_names: [...])");
+        try {
+          f.path.emplace(f.text);
+        } catch (const TemplateError& e) {
+          fail_at(f.where, std::string("dataset: ") + e.what());
+        }
+      }
+      dataset_[scalar(it->first, origin_, "dataset")] = std::move(f);
+    }
+    // A value naming another split is that split under a second name (GLUE's dev = lm-eval's validation).
+    auto names_split = [&](const std::string& k, const DataFile& f) { return f.text != k && dataset_.count(f.text); };
+    for (auto& [k, f] : dataset_)
+      if (names_split(k, f)) {
+        if (names_split(f.text, dataset_.at(f.text)))
+          fail_at(f.where, "dataset: " + k + ": '" + f.text + "' is itself a second name of another split");
+        f.alias = f.text;
+      }
     auto split_key = [&](const char* k) -> std::optional<std::string> {
       const YAML::Node n = root[k];
       if (!n || n.IsNull()) return std::nullopt;
       const std::string s = scalar(n, origin_, k);
       if (!dataset_.count(s)) fail_at(mark(origin_, n), std::string(k) + ": split '" + s + "' is not in dataset");
-      return s;
+      return canonical_split(s);
     };
     test_split_ = split_key("test_split");
     validation_split_ = split_key("validation_split");
@@ -242,15 +223,20 @@ class SpecTask final : public Task {
       num_fewshot_ = std::stoi(s);
     }
     if (const YAML::Node ml = root["metric_list"]) {
-      if (!ml.IsSequence()) fail_at(mark(origin_, ml), "metric_list: expected a list");
+      if (!ml.IsSequence() || ml.size() == 0) fail_at(mark(origin_, ml), "metric_list: expected a non-empty list");
+      metrics_.clear();
       for (const auto& m : ml) {
         if (!m.IsMap() || !m["metric"]) fail_at(mark(origin_, m), "metric_list: each entry needs 'metric'");
         const std::string name = scalar(m["metric"], origin_, "metric");
         if (name != "acc" && name != "acc_norm")
           fail_at(mark(origin_, m["metric"]), "unknown metric '" + name + "' (known: acc, acc_norm)");
-        metrics_.push_back(name);
+        if (std::find(metrics_.begin(), metrics_.end(), name) == metrics_.end()) metrics_.push_back(name);
       }
     }
+    for (const auto& [metric, where] : aggregated_)
+      if (std::find(metrics_.begin(), metrics_.end(), metric) == metrics_.end())
+        fail_at(where, "aggregate_metric_list: '" + metric + "' is not in metric_list");
+    parse_row_keys(root);
     if (const YAML::Node md = root["metadata"]) {  // a mapping, or lm-eval's older list of mappings
       const YAML::Node v = md.IsMap() ? md["version"] : md.IsSequence() && md.size() && md[0].IsMap() ? md[0]["version"] : YAML::Node();
       if (!v) fail_at(mark(origin_, md), "metadata: expected 'version'");
@@ -263,11 +249,77 @@ class SpecTask final : public Task {
                  "\ndoc_to_target: " + doc_to_target_.text + "\ndescription: " + description_.text +
                  "\ntarget_delimiter: " + target_delimiter_ + "\nfewshot_delimiter: " + fewshot_delimiter_ +
                  "\nsampler: " + sampler_name_ + "\nnum_fewshot: " + std::to_string(num_fewshot_) + "\n";
+    // Only when used, so the hashes of specs without them stay what they were.
+    if (!members_.empty()) hash_text_ += "group: " + join(members_, ",") + "\n";
+    if (!columns_.empty()) hash_text_ += "dataset_columns: " + join(columns_, ",") + "\n";
+    for (const auto& f : doc_fields_) hash_text_ += f.key + ": " + f.text + "\n";
+    if (!row_index_field_.empty()) hash_text_ += "row_index_field: " + row_index_field_ + "\n";
   }
 
-  Field field(const YAML::Node& root, const char* key, bool required, bool list_ok = false) {
+  // group: {dataset_names: [...], aggregate_metric_list: [...]}: the spec is a template instantiated
+  // once per name, as lm-eval's per-subject YAMLs (mmlu_<name>.yaml: dataset_name: <name>, the
+  // template included) under a group (_mmlu.yaml). A plain string `group` is lm-eval's tag: ignored.
+  void parse_group(const YAML::Node& root) {
+    const YAML::Node g = root["group"];
+    if (!g || !g.IsMap()) return;
+    const YAML::Node names = g["dataset_names"];
+    if (!names) fail_at(mark(origin_, g), "group: missing key 'dataset_names'");
+    if (!names.IsSequence() || names.size() == 0) fail_at(mark(origin_, names), "group: dataset_names: expected a non-empty list");
+    for (const auto& n : names) {
+      const std::string m = scalar(n, origin_, "dataset_names");
+      if (m.empty() || m.find_first_of("/\\: ") != std::string::npos) fail_at(mark(origin_, n), "group: bad member name '" + m + "'");
+      if (std::find(members_.begin(), members_.end(), m) != members_.end())
+        fail_at(mark(origin_, n), "group: member '" + m + "' listed twice");
+      members_.push_back(m);
+    }
+    for (auto it = g.begin(); it != g.end(); ++it) {
+      const std::string k = scalar(it->first, origin_, "group");
+      if (k == "dataset_names") continue;
+      if (k != "aggregate_metric_list")
+        fail_at(mark(origin_, it->first), "group: unknown key '" + k + "' (known: dataset_names, aggregate_metric_list)");
+      if (!it->second.IsSequence()) fail_at(mark(origin_, it->second), "aggregate_metric_list: expected a list");
+      for (const auto& e : it->second) {
+        if (!e.IsMap() || !e["metric"]) fail_at(mark(origin_, e), "aggregate_metric_list: each entry needs 'metric'");
+        for (auto kv = e.begin(); kv != e.end(); ++kv) {
+          const std::string ek = scalar(kv->first, origin_, "aggregate_metric_list");
+          const std::string v = scalar(kv->second, origin_, ek);
+          // The overall value is the document-weighted mean (lm-eval's weight_by_size: True);
+          // the unweighted mean over members is reported as acc_macro besides.
+          const bool ok = ek == "metric" || (ek == "weight_by_size" && (v == "true" || v == "True")) ||
+                          (ek == "aggregation" && v == "mean");
+          if (!ok)
+            fail_at(mark(origin_, kv->first), "aggregate_metric_list: " + ek + ": '" + v +
+                                                  "' unsupported (metric, aggregation: mean, weight_by_size: true)");
+        }
+        if (!e["weight_by_size"])
+          fail_at(mark(origin_, e), "aggregate_metric_list: weight_by_size: true is required (lm-eval's default is an "
+                                    "unweighted mean; eebench reports that as acc_macro)");
+        aggregated_.push_back({scalar(e["metric"], origin_, "metric"), mark(origin_, e["metric"])});
+      }
+    }
+  }
+
+  // dataset_columns, doc_fields, row_index_field: eebench's stand-ins for what lm-eval gets from a
+  // Hugging Face dataset (named features, list-valued features such as MMLU's choices, GLUE's idx).
+  void parse_row_keys(const YAML::Node& root) {
+    if (const YAML::Node c = root["dataset_columns"]) {
+      if (!c.IsSequence() || c.size() == 0) fail_at(mark(origin_, c), "dataset_columns: expected a non-empty list");
+      for (const auto& n : c) columns_.push_back(scalar(n, origin_, "dataset_columns"));
+    }
+    if (const YAML::Node f = root["doc_fields"]) {
+      if (!f.IsMap()) fail_at(mark(origin_, f), "doc_fields: expected a mapping name: template");
+      for (auto it = f.begin(); it != f.end(); ++it) {
+        const std::string name = scalar(it->first, origin_, "doc_fields");
+        doc_fields_.push_back(field(f, name.c_str(), true, false, "doc_fields." + name));
+      }
+    }
+    if (const YAML::Node r = root["row_index_field"]) row_index_field_ = scalar(r, origin_, "row_index_field");
+  }
+
+  // `label` names the key in errors (default: the key itself).
+  Field field(const YAML::Node& root, const char* key, bool required, bool list_ok = false, std::string label = "") {
     Field f;
-    f.key = key;
+    f.key = label.empty() ? key : label;
     const YAML::Node n = root[key];
     if (!n) {
       if (required) fail_at(mark(origin_, root), std::string("missing key '") + key + "'");
@@ -285,9 +337,97 @@ class SpecTask final : public Task {
     try {
       f.tmpl.emplace(f.text);
     } catch (const TemplateError& e) {
-      fail_at(f.where, std::string(key) + ": " + e.what());
+      fail_at(f.where, f.key + ": " + e.what());
     }
     return f;
+  }
+
+  // ---- loading ----
+  std::string canonical_split(const std::string& s) const {
+    const auto it = dataset_.find(s);
+    return it != dataset_.end() && !it->second.alias.empty() ? it->second.alias : s;
+  }
+
+  // The members to load: those asked for (in that order; each must be one), else every member
+  // whose file for `split` exists (an error when none does).
+  std::vector<std::string> members_to_run(const TaskOptions& opt, const std::string& split) const {
+    std::vector<std::string> out;
+    if (members_.empty()) return out;  // subjects mean nothing to a task without a group
+    check_split(split);
+    if (!opt.subjects.empty()) {
+      for (const auto& s : opt.subjects) {
+        if (std::find(members_.begin(), members_.end(), s) == members_.end())
+          throw Error(name_ + ": unknown subject '" + s + "' (not a member of group " + name_ + ", whose " +
+                      std::to_string(members_.size()) + " members are e.g. " + members_.front() + ", " + members_.back() + ")");
+        if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+      }
+      return out;
+    }
+    std::error_code ec;
+    for (const auto& m : members_)
+      if (std::filesystem::exists(split_path(opt.data_dir, split, &m), ec)) out.push_back(m);
+    if (out.empty())
+      throw Error(split_path(opt.data_dir, split, &members_.front()),
+                  "no '" + split + "' file for any of the " + std::to_string(members_.size()) + " members of group " +
+                      name_ + " (this is the first member's)");
+    return out;
+  }
+
+  // One task's (or one group member's) documents, appended to `docs`.
+  void load_member(const TaskOptions& opt, const std::string* member, const std::string& split, int shots,
+                   bool draw_extra, std::vector<Doc>& docs) const {
+    const auto rows = read_split(opt.data_dir, split, member);
+    const std::string prefix = member ? *member + ":" : "";
+    std::vector<Row> pool;
+    if (shots > 0) {
+      if (fewshot_source_.empty())
+        fail_at(origin_, "few-shot examples asked for, but the spec names no fewshot_split, training_split, "
+                         "validation_split or test_split");
+      pool = fewshot_source_ == split ? rows : read_split(opt.data_dir, fewshot_source_, member);
+    }
+    if (shots > 0 && pool.size() < static_cast<size_t>(shots) + (draw_extra ? 1 : 0))
+      fail_at(split_path(opt.data_dir, fewshot_source_, member),
+              std::to_string(pool.size()) + " documents for " + std::to_string(shots) + " shots" +
+                  (draw_extra ? " (+1: lm-eval draws one more when fewshot_split == test_split)" : ""));
+    PyRandom rnd(1234);  // one per task, as lm-eval's ConfigurableTask (a group member is a task)
+    const size_t n = opt.limit > 0 ? std::min(rows.size(), static_cast<size_t>(opt.limit)) : rows.size();
+    for (size_t i = 0; i < n; ++i) {
+      const Row& r = rows[i];
+      Doc d;
+      d.id = prefix + split + ":" + std::to_string(i);
+      if (member) d.group = *member;
+      const std::string description = description_.present() ? render(description_, r) : "";
+      std::vector<FewshotExample> examples;
+      if (shots > 0) {
+        const auto chosen = draw_fewshot(sampler_, rnd, pool.size(), shots, draw_extra,
+                                         [&](size_t j) { return pool[j].doc == r.doc; });
+        for (size_t j : chosen) {
+          examples.push_back(example(pool[j]));
+          d.fewshot_ids.push_back(prefix + fewshot_source_ + ":" + std::to_string(j));
+        }
+      }
+      const auto choices = choices_of(r);
+      const json text = text_of(r);
+      d.target_delimiter = target_delimiter_;
+      if (text.is_number_integer()) {  // multiple-input: choices are contexts, target is shared
+        const json target = target_raw(r);
+        if (!target.is_string())
+          fail_at(doc_to_target_.where, "doc_to_target: with an index doc_to_text the target must be the "
+                                        "shared continuation string (" + r.where + ")");
+        d.gold = check_index(text.get<int64_t>(), choices.size(), doc_to_text_, r);
+        d.context = fewshot_context(description, examples, "", target_delimiter_, fewshot_delimiter_);
+        for (const auto& c : choices) {
+          d.choice_contexts.push_back(c);
+          d.choices.push_back(target_delimiter_ + target.get<std::string>());
+        }
+      } else {
+        d.context = fewshot_context(description, examples, text.get<std::string>(), target_delimiter_,
+                                    fewshot_delimiter_);
+        for (const auto& c : choices) d.choices.push_back(target_delimiter_ + c);
+        d.gold = gold_of(r, choices);
+      }
+      docs.push_back(std::move(d));
+    }
   }
 
   // ---- per document ----
@@ -367,30 +507,65 @@ class SpecTask final : public Task {
     return {std::move(s), std::move(target)};
   }
 
-  std::vector<Row> read_split(const std::string& data_dir, const std::string& split) const {
-    const auto it = dataset_.find(split);
-    if (it == dataset_.end()) {
-      std::vector<std::string> names;
-      for (const auto& [k, v] : dataset_) names.push_back(k);
-      fail_at(origin_, "unknown split '" + split + "' (dataset has: " + join(names, ", ") + ")");
+  void check_split(const std::string& split) const {
+    if (dataset_.count(split)) return;
+    std::vector<std::string> names;
+    for (const auto& [k, v] : dataset_) names.push_back(v.alias.empty() ? k : k + " (= " + v.alias + ")");
+    fail_at(origin_, "unknown split '" + split + "' (dataset has: " + join(names, ", ") + ")");
+  }
+  // The rows of a (canonical) split, with the fields eebench adds: row_index_field, dataset_name
+  // (group members), doc_fields (in order; each sees the fields before it).
+  std::vector<Row> read_split(const std::string& data_dir, const std::string& split, const std::string* member) const {
+    check_split(split);
+    auto rows = read_rows(split_path(data_dir, split, member), columns_);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      Row& r = rows[i];
+      if (!row_index_field_.empty()) r.doc[row_index_field_] = i;
+      if (member && !r.doc.contains("dataset_name")) r.doc["dataset_name"] = *member;
+      for (const auto& f : doc_fields_) {
+        try {
+          json v = f.tmpl->value(r.doc);
+          r.doc[f.key.substr(std::string("doc_fields.").size())] = std::move(v);
+        } catch (const TemplateError& e) {
+          fail_at(f.where, f.key + ": " + e.what() + " (document " + r.where + ")");
+        }
+      }
     }
-    return read_rows(split_path(data_dir, split));
+    return rows;
   }
   // Relative data paths are under --data; absolute ones are used as they are.
-  std::string split_path(const std::string& data_dir, const std::string& split) const {
-    const std::filesystem::path f(dataset_.at(split).first);
+  std::string split_path(const std::string& data_dir, const std::string& split, const std::string* member) const {
+    const DataFile& d = dataset_.at(split);
+    std::string file = d.text;
+    if (d.path) {
+      try {
+        file = d.path->render(json{{"dataset_name", member ? *member : std::string()}});
+      } catch (const TemplateError& e) {
+        fail_at(d.where, std::string("dataset: ") + e.what());
+      }
+    }
+    const std::filesystem::path f(file);
     return f.is_absolute() ? f.string() : (std::filesystem::path(data_dir) / f).string();
   }
 
   std::string text_, origin_;
   std::string name_, version_ = "1.0", eval_split_, fewshot_source_, hash_text_;
-  std::map<std::string, std::pair<std::string, std::string>> dataset_;  // split -> (file, where)
+  struct DataFile {
+    std::string text, where;       // the value as written; where = spec file:line
+    std::optional<Template> path;  // a group member's path ({{dataset_name}})
+    std::string alias;             // the split this one is a second name of
+  };
+  std::map<std::string, DataFile> dataset_;
   std::optional<std::string> test_split_, validation_split_, training_split_, fewshot_split_;
   Field doc_to_text_, doc_to_choice_, doc_to_target_, description_;
   std::string target_delimiter_ = " ", fewshot_delimiter_ = "\n\n", sampler_name_ = "default";
   FewshotSampler sampler_ = FewshotSampler::default_;
   int num_fewshot_ = 0;
-  std::vector<std::string> metrics_ = {"acc"};
+  std::vector<std::string> metrics_ = {"acc", "acc_norm"};  // lm-eval's default for multiple_choice
+  std::vector<std::string> members_, columns_;
+  std::vector<std::pair<std::string, std::string>> aggregated_;  // (metric, where)
+  std::vector<Field> doc_fields_;
+  std::string row_index_field_;
 };
 
 }  // namespace
@@ -429,6 +604,11 @@ std::unique_ptr<Task> make_builtin_spec(const std::string& name) {
 std::string task_spec_text(const Task& t) {
   const auto* s = dynamic_cast<const SpecTask*>(&t);
   return s ? s->text() : std::string();
+}
+
+std::vector<std::string> task_group_members(const Task& t) {
+  const auto* s = dynamic_cast<const SpecTask*>(&t);
+  return s ? s->members() : std::vector<std::string>();
 }
 
 }  // namespace eeb

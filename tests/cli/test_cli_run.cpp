@@ -123,14 +123,18 @@ TEST_CASE("eebench answers bad input with one error line and a non-zero exit", "
     CHECK(r.output.find(phrase) != std::string::npos);
     CHECK(r.output.find("error") != std::string::npos);
   };
-  expect_error("run -m /nonexistent/model -t sst2 --db " + q(dir + "/a.db"), "/nonexistent/model");
+  // The task loads before the model (a bad task file stores no run), so these have valid data.
+  std::filesystem::create_directories(dir + "/good/sst2");
+  std::ofstream(dir + "/good/sst2/dev.tsv") << "sentence\tlabel\ngood film \t1\n";
+  const std::string good = " -d " + q(dir + "/good");
+  expect_error("run -m /nonexistent/model -t sst2" + good + " --db " + q(dir + "/a.db"), "/nonexistent/model");
   expect_error("run -m x -t nosuchtask --db " + q(dir + "/a.db"), "unknown task 'nosuchtask'");
   expect_error("run -m x -t sst2 -s nosuch --db " + q(dir + "/a.db"), "unknown strategy 'nosuch'");
   expect_error("run -m x -t sst2 -p '[1]' --db " + q(dir + "/a.db"), "--params");
   expect_error("run -m x -t sst2 -b tpu --db " + q(dir + "/a.db"), "tpu");
   {
     std::ofstream(dir + "/junk.bin") << "this is not a model";
-    expect_error("run -m " + q(dir + "/junk.bin") + " -t sst2 --db " + q(dir + "/a.db"), "junk.bin");
+    expect_error("run -m " + q(dir + "/junk.bin") + " -t sst2" + good + " --db " + q(dir + "/a.db"), "junk.bin");
   }
   {
     std::ofstream(dir + "/not.db") << "definitely not sqlite, but long enough to have a header";

@@ -1,6 +1,7 @@
 // Task specs end to end through the eebench binary: `list tasks`, `tasks show`, `run --task` with a
-// user's spec (its log-likelihoods against the built-in C++ sst2 task's), one-line errors for bad
-// specs, and every built-in task under full, adainfer and shortgpt on the shared 12-layer model.
+// user's spec (copies of lm-eval's glue/sst2 and one MMLU subject against the built-in sst2 and mmlu),
+// metric_list deciding the stored metrics, one-line errors for bad specs (no run stored), and every
+// built-in task under full, adainfer and shortgpt on the shared 12-layer model.
 #include <sqlite3.h>
 
 #include <catch2/catch.hpp>
@@ -132,7 +133,8 @@ TEST_CASE("eebench run --task with a user's spec and its own data", "[e2e][tasks
   CHECK(rows(db, "SELECT name FROM tasks")[0][0] == "animals");
 }
 
-TEST_CASE("a spec written like lm-eval's glue/sst2 gives the built-in sst2's log-likelihoods", "[e2e][taskspec]") {
+TEST_CASE("specs written like lm-eval's glue/sst2 and one MMLU subject give the built-ins' log-likelihoods",
+          "[e2e][taskspec]") {
   SKIP_WITHOUT_DATA();
   TempDir dir("taskspec_sst2");
   // lm_eval/tasks/glue/sst2/default.yaml, with the dataset keys pointing at the shared GLUE files.
@@ -170,6 +172,94 @@ TEST_CASE("a spec written like lm-eval's glue/sst2 gives the built-in sst2's log
     CHECK(rows(a, "SELECT doc_index, gold, pred FROM samples ORDER BY doc_index") ==
           rows(b, "SELECT doc_index, gold, pred FROM samples ORDER BY doc_index"));
   }
+  // lm_eval/tasks/mmlu/default/mmlu_abstract_algebra.yaml with its _default_template_yaml, written as
+  // one task (no group); the shared CSV's choice columns become lm-eval's choices list.
+  const std::string mmlu = dir.write("mmlu_abstract_algebra.yaml", R"(task: mmlu_abstract_algebra
+dataset_path: hails/mmlu_no_train
+dataset_name: abstract_algebra
+dataset:
+  test: mmlu/test/abstract_algebra_test.csv
+  dev: mmlu/dev/abstract_algebra_dev.csv
+doc_fields:
+  choices: "{{[choice0, choice1, choice2, choice3]}}"
+test_split: test
+fewshot_split: dev
+fewshot_config:
+  sampler: first_n
+output_type: multiple_choice
+description: "The following are multiple choice questions (with answers) about abstract algebra.\n\n"
+doc_to_text: "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\nAnswer:"
+doc_to_choice: ["A", "B", "C", "D"]
+doc_to_target: answer
+metric_list:
+  - metric: acc
+metadata:
+  version: 1.0
+)");
+  for (int shots : {0, 5}) {
+    INFO("mmlu shots " << shots);
+    const std::string common = " -m " + q(model_dir()) + " -s full -d " + q(data_dir()) + " --limit 6 --reps 0 --shots " +
+                               std::to_string(shots) + " -q --db ";
+    const std::string a = dir / ("mspec" + std::to_string(shots) + ".db"), b = dir / ("mgroup" + std::to_string(shots) + ".db");
+    auto ra = run_cmd("run --task " + q(mmlu) + common + q(a));
+    INFO(ra.output);
+    REQUIRE(ra.status == 0);
+    auto rb = run_cmd("run -t mmlu --subjects abstract_algebra" + common + q(b));
+    INFO(rb.output);
+    REQUIRE(rb.status == 0);
+    const auto la = logliks(a), lb = logliks(b);
+    REQUIRE(la.size() == 6);
+    CHECK(la == lb);
+    CHECK(rows(a, "SELECT doc_index, gold, pred FROM samples ORDER BY doc_index") ==
+          rows(b, "SELECT doc_index, gold, pred FROM samples ORDER BY doc_index"));
+    // The group names the subject; the single task has none.
+    CHECK(rows(b, "SELECT DISTINCT grp FROM samples") == std::vector<std::vector<std::string>>{{"abstract_algebra"}});
+    CHECK(rows(b, "SELECT doc_id FROM samples ORDER BY doc_index LIMIT 1")[0][0] == "abstract_algebra:test:0");
+    CHECK(rows(a, "SELECT doc_id FROM samples ORDER BY doc_index LIMIT 1")[0][0] == "test:0");
+  }
+}
+
+TEST_CASE("metric_list decides the stored accuracy metrics; show, report and compare work without the other",
+          "[e2e][taskspec]") {
+  SKIP_WITHOUT_DATA();
+  TempDir dir("taskspec_metrics");
+  dir.write("data/animals.jsonl",
+            "{\"q\": \"A cat is an animal\", \"label\": 1}\n"
+            "{\"q\": \"A stone is an animal\", \"label\": 0}\n"
+            "{\"q\": \"A dog is an animal\", \"label\": 1}\n");
+  const std::string head = "task: animals\ndataset:\n  test: data/animals.jsonl\ntest_split: test\n"
+                           "doc_to_text: \"{{q}}.\\nAnswer:\"\ndoc_to_choice: [\"false\", \"true\"]\ndoc_to_target: label\n";
+  const std::map<std::string, std::vector<std::string>> cases = {
+      {"acc", {"acc"}}, {"acc_norm", {"acc_norm"}}, {"both", {"acc", "acc_norm"}}};
+  for (const auto& [name, metrics] : cases) {
+    INFO(name);
+    std::string yaml = head + "metric_list:\n";
+    for (const auto& m : metrics) yaml += "  - metric: " + m + "\n";
+    const std::string spec = dir.write(name + ".yaml", yaml), db = dir / (name + ".db");
+    for (int i = 0; i < 2; ++i) {  // two runs, for compare
+      auto r = run_cmd("run -q -m " + q(model_dir()) + " --task " + q(spec) + " -s full --reps 0 -d " + q(dir.str()) +
+                       " --db " + q(db));
+      INFO(r.output);
+      REQUIRE(r.status == 0);
+    }
+    std::vector<std::vector<std::string>> want;
+    for (const auto& m : metrics) want.push_back({m});
+    CHECK(rows(db, "SELECT DISTINCT name FROM metrics WHERE name LIKE 'acc%' ORDER BY name") == want);
+    auto show = run_cmd("show 1 --db " + q(db));
+    INFO(show.output);
+    CHECK(show.status == 0);
+    auto report = run_cmd("report --db " + q(db));
+    INFO(report.output);
+    CHECK(report.status == 0);
+    CHECK_THAT(report.output, Catch::Contains(metrics[0] + " (%)"));
+    if (metrics.size() == 1)
+      CHECK_THAT(report.output, !Catch::Contains((metrics[0] == "acc" ? "acc_norm" : "acc (%)") + std::string(" ")));
+    auto cmp = run_cmd("compare 1 2 --db " + q(db));
+    INFO(cmp.output);
+    CHECK(cmp.status == 0);
+    CHECK_THAT(cmp.output, Catch::Contains(metrics[0]));
+    if (name == "acc") CHECK_THAT(cmp.output, !Catch::Contains("acc_norm"));
+  }
 }
 
 TEST_CASE("bad task specs: one line naming file:line, non-zero exit", "[e2e][taskspec]") {
@@ -197,23 +287,25 @@ TEST_CASE("bad task specs: one line naming file:line, non-zero exit", "[e2e][tas
     const Case& c = cases[i];
     INFO(c.what);
     const std::string spec = dir.write("bad_" + std::to_string(i) + ".yaml", c.yaml);
-    // `tasks show` prints the spec text on stdout before it renders the first document, and `run`
-    // names the run it opened before it loads the task: the error itself is the one line checked.
+    // Both load the task first: the one error line is all they print, and `run` stores no run.
+    const std::string db = dir / "bad.db";
     std::vector<std::string> cmds = {"tasks show " + q(spec) + " -d " + q(dir.str())};
     if (have_shared_data())
-      cmds.push_back("run -q -m " + q(model_dir()) + " --task " + q(spec) + " -s full --reps 0 -d " + q(dir.str()) +
-                     " --db " + q(dir / "bad.db"));
+      cmds.push_back("run -m " + q(model_dir()) + " --task " + q(spec) + " -s full --reps 0 -d " + q(dir.str()) +
+                     " --db " + q(db));
     for (const auto& cmd : cmds) {
       auto r = run_cmd(cmd);
       INFO(cmd << "\n" << r.output);
       CHECK(r.status != 0);
       CHECK(r.status < 128);  // an error, not a crash
-      auto lines = nonempty_lines(r.output);
-      std::erase_if(lines, [](const std::string& l) { return l.find("error") == std::string::npos; });
+      const auto lines = nonempty_lines(r.output);
       REQUIRE(lines.size() == 1);
+      CHECK_THAT(lines[0], Catch::StartsWith("eebench: error: "));
       CHECK_THAT(lines[0], Catch::Contains(spec + ":"));
       for (const auto& m : c.must_contain) CHECK_THAT(lines[0], Catch::Contains(m));
     }
+    if (have_shared_data() && std::filesystem::exists(db))
+      CHECK(rows(db, "SELECT count(*) FROM runs")[0][0] == "0");
   }
 }
 

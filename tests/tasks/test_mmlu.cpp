@@ -1,11 +1,12 @@
-// MMLU: both file layouts, the lm-eval 5-shot prompt text, subject selection, limits and errors.
+// MMLU (tasks/specs/mmlu.yaml, a group of 57 subjects): both file layouts, the lm-eval 5-shot prompt
+// text, subject selection, limits and errors.
 #include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
 
-#include "tasks/builtin.h"
 #include "tasks/task.h"
+#include "tasks/task_spec.h"
 #include "tests/tasks/task_test_util.h"
 #include "tests/test_data.h"
 
@@ -93,7 +94,7 @@ TEST_CASE("mmlu: few-shot prompt, subjects filter, limit per subject") {
         "What is 2+2?\nA. 3\nB. 4\nC. 5\nD. 6\nAnswer:");
 
   o.shots = 3;
-  require_error([&] { task->load(o); }, {d.str() + "/mmlu/dev/anatomy_dev.csv", "only 2 examples for 3 shots"});
+  require_error([&] { task->load(o); }, {d.str() + "/mmlu/dev/anatomy_dev.csv", "2 documents for 3 shots"});
   o.shots = 1;
   o.subjects = {"virology"};
   require_error([&] { task->load(o); }, {d.str() + "/mmlu/dev/virology_dev.csv", "file not found"});
@@ -121,24 +122,29 @@ TEST_CASE("mmlu: few-shot prompt, subjects filter, limit per subject") {
   CHECK(dev[1].context.find("Q1\nA. a\nB. b\nC. c\nD. d\nAnswer: A\n\nQ2\n") != std::string::npos);
 
   TempDir empty;
-  require_error([&] { task->load(opts(empty.str())); }, {empty.str() + "/mmlu/test", "no MMLU subject files"});
+  require_error([&] { task->load(opts(empty.str())); },
+                {empty.str() + "/mmlu/test/abstract_algebra_test.csv", "no 'test' file for any of the 57 members"});
 }
 
 TEST_CASE("mmlu: bad answers and malformed rows") {
   TempDir d;
   auto task = eeb::make_task("mmlu");
+  // The spec's doc_to_target error names the spec line and the document's file:line.
   const std::string p = d.write("mmlu/test/anatomy_test.csv", "Q,a,b,c,d,A\nQ2,a,b,c,d,E\n");
-  require_error([&] { task->load(opts(d.str())); }, {p + ":2: ", "bad answer letter 'E'"});
+  require_error([&] { task->load(opts(d.str())); }, {"mmlu.yaml:", "'E' is not one of the choices", "(document " + p + ":2)"});
   d.write("mmlu/test/anatomy_test.csv", "question,choice0,choice1,choice2,choice3,answer\nQ,a,b,c,d,4\n");
-  require_error([&] { task->load(opts(d.str())); }, {p + ":2: ", "bad answer '4'"});
+  require_error([&] { task->load(opts(d.str())); }, {"mmlu.yaml:", "target 4 out of range for 4 choices", "(document " + p + ":2)"});
+  d.write("mmlu/test/anatomy_test.csv", "question,choice0,choice1,choice2,choice3,answer\nQ,a,b,c,d,-1\n");
+  require_error([&] { task->load(opts(d.str())); }, {"target -1 out of range", "(document " + p + ":2)"});
+  // Unlike the C++ task this spec replaced, either answer form is read in either layout.
   d.write("mmlu/test/anatomy_test.csv", "question,choice0,choice1,choice2,choice3,answer\nQ,a,b,c,d,B\n");
-  require_error([&] { task->load(opts(d.str())); }, {p + ":2: ", "expected 0-3"});
+  CHECK(task->load(opts(d.str())).at(0).gold == 1);
   d.write("mmlu/test/anatomy_test.csv", "Q,a,b,c,d,A\nQ2,a,b,c,A\n");
   require_error([&] { task->load(opts(d.str())); }, {p + ":2: ", "expected 6 fields, found 5"});
   d.write("mmlu/test/anatomy_test.csv", "Q,a,b,c,d,A\n\"Q2,a,b,c,d,A\n");
   require_error([&] { task->load(opts(d.str())); }, {p + ":2: ", "unterminated quoted field"});
   d.write("mmlu/test/anatomy_test.csv", "question,choice0,choice1,choice2,choice3,answer\n");
-  require_error([&] { task->load(opts(d.str())); }, {p + ": no questions"});
+  require_error([&] { task->load(opts(d.str())); }, {p + ": no documents"});
   d.write("mmlu/test/anatomy_test.csv", "");
   require_error([&] { task->load(opts(d.str())); }, {p + ": empty file"});
 }
@@ -149,7 +155,11 @@ TEST_CASE("mmlu: shared data, 57 subjects, 5-shot abstract_algebra prompt") {
   auto task = eeb::make_task("mmlu");
   CHECK(task->default_split() == "test");
   CHECK(task->default_shots() == 0);
-  CHECK(eeb::mmlu_subjects().size() == 57);
+  const auto members = eeb::task_group_members(*task);
+  REQUIRE(members.size() == 57);
+  CHECK(members.front() == "abstract_algebra");
+  CHECK(members.back() == "world_religions");
+  CHECK(std::is_sorted(members.begin(), members.end()));  // _generate_configs.py's SUBJECTS order
   const auto all = task->load(opts(data));
   CHECK(all.size() == 14042);
   std::map<std::string, int> per_subject;

@@ -1,4 +1,5 @@
-// SST-2: the GLUE dev file through the task, compared with a plain line-by-line reading in the test.
+// SST-2 (tasks/specs/sst2.yaml): the GLUE dev file through the task, compared with a plain
+// line-by-line reading in the test.
 #include <fstream>
 #include <string>
 #include <vector>
@@ -99,7 +100,7 @@ TEST_CASE("sst2: split names, limit, few-shot prefix from train") {
   }
 
   o.split = "nonsense";
-  require_error([&] { task->load(o); }, {"sst2: unknown split 'nonsense'"});
+  require_error([&] { task->load(o); }, {"sst2.yaml: unknown split 'nonsense'", "validation (= dev)"});
 }
 
 TEST_CASE("sst2: test_labeled has the labels SOURCES.md gives") {
@@ -129,14 +130,17 @@ TEST_CASE("sst2: malformed files") {
   const auto o = opts(dir.str());
   require_error([&] { task->load(o); }, {dir.str() + "/sst2/dev.tsv", "file not found"});
 
+  // Row problems name the spec's line and the document's file:line.
   const std::string p = dir.write("sst2/dev.tsv", "sentence\tlabel\ngood film \t1\nbad film \t2\n");
-  require_error([&] { task->load(o); }, {p + ":3: ", "bad label '2'"});
+  require_error([&] { task->load(o); }, {"sst2.yaml:", "target 2 out of range", "(document " + p + ":3)"});
+  dir.write("sst2/dev.tsv", "sentence\tlabel\ngood film \t1\nbad film \tyes\n");
+  require_error([&] { task->load(o); }, {"sst2.yaml:", "'yes' is not one of the choices", "(document " + p + ":3)"});
   dir.write("sst2/dev.tsv", "sentence\tlabel\ngood film \t1\nbad film\n");
   require_error([&] { task->load(o); }, {p + ":3: ", "expected 2 fields"});
   dir.write("sst2/dev.tsv", "text\tlabel\ngood film \t1\n");
-  require_error([&] { task->load(o); }, {p + ":1: ", "header"});
+  require_error([&] { task->load(o); }, {"sst2.yaml:", "sentence", "(document " + p + ":2)"});
   dir.write("sst2/dev.tsv", "sentence\tlabel\n");
-  require_error([&] { task->load(o); }, {p + ": no sentences"});
+  require_error([&] { task->load(o); }, {p + ": no documents"});
   dir.write("sst2/dev.tsv", "");
   require_error([&] { task->load(o); }, {p + ": empty file"});
 

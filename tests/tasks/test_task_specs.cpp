@@ -9,7 +9,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tasks/builtin.h"
 #include "tasks/task.h"
 #include "tasks/task_spec.h"
 #include "tokenizer/tokenizer.h"
@@ -93,7 +92,7 @@ TEST_CASE("task specs: every built-in spec parses and is registered") {
   const auto& specs = eeb::builtin_task_specs();
   std::vector<std::string> names;
   for (const auto& s : specs) names.push_back(s.name);
-  for (const char* want : {"boolq", "piqa", "commonsense_qa", "ag_news", "wsc273", "sst2_test"}) {
+  for (const char* want : {"sst2", "mmlu", "boolq", "piqa", "commonsense_qa", "ag_news", "wsc273", "sst2_test"}) {
     INFO(want);
     CHECK(std::find(names.begin(), names.end(), want) != names.end());
     auto t = eeb::make_task(want);
@@ -103,7 +102,11 @@ TEST_CASE("task specs: every built-in spec parses and is registered") {
     for (const auto& i : eeb::list_tasks()) listed = listed || i.name == want;
     CHECK(listed);
   }
-  CHECK(eeb::task_spec_text(*eeb::make_task("sst2")).empty());
+  CHECK(eeb::task_spec_text(*eeb::make_task("prompts")).empty());  // generation tasks are C++
+  // metric_list as lm-eval's YAMLs list it.
+  CHECK(eeb::make_task("sst2")->metrics() == std::vector<std::string>{"acc"});
+  CHECK(eeb::make_task("mmlu")->metrics() == std::vector<std::string>{"acc"});
+  CHECK(eeb::make_task("piqa")->metrics() == std::vector<std::string>{"acc", "acc_norm"});
 }
 
 // lm-eval super_glue/boolq/default.yaml: "{{passage}}\nQuestion: {{question}}?\nAnswer:", ["no", "yes"], label.
