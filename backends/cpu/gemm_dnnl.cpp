@@ -45,16 +45,21 @@ struct Threads {
   ~Threads() { omp_set_num_threads(before); }
 };
 
-const Prim& primitive(int n, int m, int k, int ldw, int ldy, float beta, int threads) {
+// Prompts of many lengths make many shapes: creation is cheap (~0.1-0.4 ms, oneDNN also caches
+// its kernels), so the cache is simply emptied past kMaxCached entries; callers hold a shared_ptr,
+// so a primitive in use on another thread outlives its eviction.
+constexpr size_t kMaxCached = 256;
+
+std::shared_ptr<const Prim> primitive(int n, int m, int k, int ldw, int ldy, float beta, int threads) {
   static std::mutex mu;
-  static std::map<Key, std::unique_ptr<Prim>> cache;
+  static std::map<Key, std::shared_ptr<Prim>> cache;
   uint32_t bb;
   std::memcpy(&bb, &beta, 4);
   const Key key{n, m, k, ldw, ldy, bb, threads};
   std::lock_guard<std::mutex> lock(mu);
-  auto& p = cache[key];
-  if (p) return *p;
-  p = std::make_unique<Prim>();
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  if (cache.size() >= kMaxCached) cache.clear();
+  auto p = std::make_shared<Prim>();
   using dims = dnnl::memory::dims;
   p->src = dnnl::memory::desc(dims{n, k}, dt::bf16, dims{k, 1});
   // W is [m, k] row-major: as the [k, m] weights operand its strides are (1, ldw).
@@ -72,7 +77,8 @@ const Prim& primitive(int n, int m, int k, int ldw, int ldy, float beta, int thr
   p->prim_desc_scratch = pd.scratchpad_desc();
   p->scratch_bytes = p->prim_desc_scratch.get_size();
   p->impl = pd.impl_info_str();
-  return *p;
+  cache[key] = p;
+  return p;
 }
 
 }  // namespace
@@ -80,7 +86,8 @@ const Prim& primitive(int n, int m, int k, int ldw, int ldy, float beta, int thr
 void dnnl_gemm_bf16(const uint16_t* Xb, int n, int k, const uint16_t* Wb, int ldw, int m, float* Y, int ldy,
                     float beta, int threads) {
   Threads use(threads);
-  const Prim& p = primitive(n, m, k, ldw, ldy, beta, threads);
+  const std::shared_ptr<const Prim> keep = primitive(n, m, k, ldw, ldy, beta, threads);
+  const Prim& p = *keep;
   thread_local std::vector<uint8_t> scratch;
   thread_local dnnl::stream stream(engine());
   if (scratch.size() < p.scratch_bytes) scratch.resize(p.scratch_bytes);
@@ -94,9 +101,9 @@ void dnnl_gemm_bf16(const uint16_t* Xb, int n, int k, const uint16_t* Wb, int ld
   stream.wait();
 }
 
-const char* dnnl_impl_name(int n, int m, int k, int threads) {
+std::string dnnl_impl_name(int n, int m, int k, int threads) {
   Threads use(threads);
-  return primitive(n, m, k, k, m, 0.0f, threads).impl.c_str();
+  return primitive(n, m, k, k, m, 0.0f, threads)->impl;
 }
 
 }  // namespace eeb::cpu::detail

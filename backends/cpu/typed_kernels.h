@@ -8,6 +8,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "model/model.h"
 
@@ -36,6 +37,6 @@ void dnnl_gemm_bf16(const uint16_t* Xb, int n, int k, const uint16_t* Wb, int ld
                     int ldy, float beta, int threads = 1);
 
 // The oneDNN implementation a primitive of this shape uses (e.g. "brg:avx512_core_bf16").
-const char* dnnl_impl_name(int n, int m, int k, int threads);
+std::string dnnl_impl_name(int n, int m, int k, int threads);
 
 }  // namespace eeb::cpu::detail

@@ -60,7 +60,7 @@ void gemm(const float* X, int n, int k, int ldx, const WeightMatrix& W, float* Y
   uint16_t* Xb = xb.data();
   const int T = tile_rows(k);
   if (W.type == DType::BF16) {  // one oneDNN call on all threads: its brgemm kernel, its partition
-#pragma omp parallel for num_threads(threads) if (threads > 1 && n > 1) schedule(static)
+#pragma omp parallel for num_threads(std::max(1, threads)) if (threads > 1 && n > 1) schedule(static)
     for (int j = 0; j < n; ++j)
       detail::f32_to_bf16(X + static_cast<size_t>(j) * ldx, k, Xb + static_cast<size_t>(j) * k);
     detail::dnnl_gemm_bf16(Xb, n, k, reinterpret_cast<const uint16_t*>(W.data), k, m, Y, ldy, beta,
