@@ -10,10 +10,10 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "backends/cpu/weight_matrix.h"
 #include "core/error.h"
 
 namespace eeb {
@@ -35,14 +35,11 @@ int thread_count(int threads) {
   return threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
-std::mutex& registry_mutex() {
-  static std::mutex m;
-  return m;
-}
-std::map<std::string, CpuTypedGemm>& registered() {
-  static std::map<std::string, CpuTypedGemm> r;
-  return r;
-}
+// A GEMM to time: `prepare` allocates the operands of one shape and returns the call.
+struct CpuTypedGemm {
+  std::string what;
+  std::function<std::function<void()>(const GemmShape& shape, int threads)> prepare;
+};
 
 // OpenBLAS threads for the duration of one measurement (the CPU backend runs OpenBLAS on one thread
 // inside its own OpenMP pool; the ceiling is the library's own best on the same cores).
@@ -84,6 +81,23 @@ std::function<void()> prepare_sbgemm(const GemmShape& s, int) {
   };
 }
 
+// The bf16 library GEMM the CPU backend multiplies typed weights with (backends/cpu/weight_matrix.h:
+// oneDNN): BF16 weights, float32 activations rounded to bf16 once per call (O(M·K), negligible beside
+// the O(M·N·K) product), float32 accumulation. It is also the ceiling for F16 and Q8_0 weights, which
+// the backend computes as bf16 tiles: no CPU library multiplies those types natively here.
+std::function<void()> prepare_bf16_matmul(const GemmShape& s, int threads) {
+  auto a = std::make_shared<std::vector<float>>(size_t(s.M) * s.K, 0.01f);
+  auto w = std::make_shared<std::vector<uint16_t>>(size_t(s.N) * s.K, uint16_t(0x3ca4));  // bf16 0.02
+  auto y = std::make_shared<std::vector<float>>(size_t(s.M) * s.N);
+  cpu::WeightMatrix W{DType::BF16, reinterpret_cast<const uint8_t*>(w->data()), s.N, s.K};
+  return [=] { cpu::matmul(a->data(), s.M, s.K, s.K, W, y->data(), s.N, 0.0f, threads); };
+}
+
+std::string bf16_matmul_what(int M, int threads) {
+  static const uint16_t w[64 * 64] = {};
+  return cpu::matmul_method(cpu::WeightMatrix{DType::BF16, reinterpret_cast<const uint8_t*>(w), 64, 64}, M, threads);
+}
+
 std::string shapes_str(const std::vector<GemmShape>& shapes) {
   if (shapes.size() == 1)
     return std::to_string(shapes[0].M) + "x" + std::to_string(shapes[0].N) + "x" + std::to_string(shapes[0].K);
@@ -120,11 +134,6 @@ double read_gbs(int reps, int threads) {
 
 }  // namespace
 
-void register_cpu_typed_gemm(const std::string& dtype, CpuTypedGemm gemm) {
-  std::lock_guard<std::mutex> lock(registry_mutex());
-  registered()[dtype] = std::move(gemm);
-}
-
 Ceilings measure_cpu_ceilings(const std::string& dtype, const std::vector<GemmShape>& shapes, int reps, int threads) {
   if (shapes.empty()) throw Error("ceilings: no GEMM shape given");
   const int t = thread_count(threads);
@@ -144,18 +153,21 @@ Ceilings measure_cpu_ceilings(const std::string& dtype, const std::vector<GemmSh
   c.gemm_f32_tflops = gemm_rate(sgemm, shapes, reps, t);
   c.gemm_f32_what = sgemm.what + " " + dims;
   CpuTypedGemm typed;
-  {
-    std::lock_guard<std::mutex> lock(registry_mutex());
-    if (auto it = registered().find(dtype); it != registered().end()) typed = it->second;
+  if (dtype == "bf16" || dtype == "f16" || dtype == "q8_0")
+    typed = {bf16_matmul_what(shapes[0].M, t) + (dtype == "bf16" ? "" : " (" + dtype + " weights run as bf16)"),
+             prepare_bf16_matmul};
+  CpuTypedGemm sbgemm{"OpenBLAS sbgemm (bf16 x bf16 -> f32)", prepare_sbgemm};
+  if (typed.prepare && find_sbgemm()) {  // an OpenBLAS with sbgemm: the faster of the two is the ceiling
+    const double a = gemm_rate(typed, shapes, reps, t), b = gemm_rate(sbgemm, shapes, reps, t);
+    if (b > a) typed = sbgemm;
   }
-  if (!typed.prepare && dtype == "bf16" && find_sbgemm()) typed = {"OpenBLAS sbgemm (bf16 x bf16 -> f32)", prepare_sbgemm};
   if (typed.prepare) {
     c.gemm_tflops = gemm_rate(typed, shapes, reps, t);
     c.gemm_what = typed.what + " " + dims;
-  } else {  // f32, or a type without a registered GEMM: the f32 library rate, named as such
+  } else {  // f32, or a type without a GEMM of its own: the f32 library rate, named as such
     c.gemm_tflops = c.gemm_f32_tflops;
     c.gemm_what = c.gemm_f32_what;
-    if (dtype != "f32") c.gemm_what += " (no " + dtype + " GEMM registered: f32 rate)";
+    if (dtype != "f32") c.gemm_what += " (no " + dtype + " GEMM: f32 rate)";
   }
   return c;
 }

@@ -3,10 +3,9 @@
 // second), as a read-only stream (what decode does to the weights), and the matrix-multiply rate of
 // the library the backend calls for its projections, at the weights' type.
 //   cpu:  memcpy of two 512 MiB buffers; a read-only sum over 512 MiB on `threads` threads; the GEMM
-//         at the weights' type: f32 OpenBLAS sgemm, bf16 OpenBLAS sbgemm (where the OpenBLAS has it:
-//         Debian 12's has not), or a GEMM registered with
-//         register_cpu_typed_gemm (types without one fall back to sgemm, and
-//         gemm_what says so). The f32 sgemm rate is always reported beside it (gemm_f32_*).
+//         at the weights' type: f32 OpenBLAS sgemm; bf16, f16 and q8_0 the oneDNN bf16 matmul the
+//         backend computes them with (or OpenBLAS sbgemm where the OpenBLAS has it and it is faster:
+//         Debian 12's has not). The f32 sgemm rate is always reported beside it (gemm_f32_*).
 //   cuda: cudaMemcpy device-to-device of 1 GiB; cublasGemmEx at the weights dtype with FP32 accumulation,
 //         timed with CUDA events (no read-only figure: read_gbs stays 0).
 #pragma once
@@ -46,15 +45,5 @@ Ceilings measure_cpu_ceilings(const std::string& dtype, const std::vector<GemmSh
 Ceilings measure_cpu_ceilings(int M, int N, int K, int reps, int threads);  // f32, one shape
 Ceilings measure_cuda_ceilings(const std::string& dtype, int M, int N, int K, int reps);  // backends/cuda/
 
-// HOOK for typed CPU GEMMs (f16, q8_0, or a faster bf16 library such as oneDNN): `prepare` gets a
-// shape and the thread count, allocates operands with W in `dtype`, and returns a function that runs
-// one GEMM (timed by the caller, best of reps). A registered GEMM replaces the built-in one for that
-// dtype in every later measure_cpu_ceilings call. Call it once at start-up, e.g. from the code that
-// owns the kernel: register_cpu_typed_gemm("q8_0", {"oneDNN s8 matmul", prepare_q8_0_gemm}).
-struct CpuTypedGemm {
-  std::string what;
-  std::function<std::function<void()>(const GemmShape& shape, int threads)> prepare;
-};
-void register_cpu_typed_gemm(const std::string& dtype, CpuTypedGemm gemm);
 
 }  // namespace eeb
