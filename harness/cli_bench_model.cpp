@@ -62,8 +62,9 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-// The one type a backend's dtype() names, if it names one ("f32", "bf16", "f16", "q8_0"); other
-// answers (e.g. "auto": each weight as stored) mean the stored types.
+// The one type a requested weight dtype names ("f32", "bf16", "f16", "q8_0": every matrix converted
+// to it); anything else ("auto": each weight as stored) means the stored types. The request, not the
+// backend's dtype() answer, decides: that answer may list several types ("bf16+f32").
 std::optional<DType> uniform_type(const std::string& d) {
   if (d == "f32") return DType::F32;
   if (d == "bf16") return DType::BF16;
@@ -91,8 +92,8 @@ struct WeightFigures {
   std::string gemm_dtype;         // the type the projections are multiplied in
 };
 
-WeightFigures weight_figures(const Model& m, const std::string& backend_dtype) {
-  const std::optional<DType> held = uniform_type(backend_dtype);
+WeightFigures weight_figures(const Model& m, const std::string& requested_dtype) {
+  const std::optional<DType> held = uniform_type(requested_dtype);
   WeightFigures w;
   std::map<DType, uint64_t> by_type;  // 2-D bytes per held type
   for (const auto& [name, t] : m.tensors) {
@@ -169,7 +170,7 @@ int cmd_bench_model(const BenchArgs& a) {
   for (int n : a.prefill) prefill(n);  // warm-up: scratch buffers, page faults of the mapped weights
   decode(1);
 
-  const WeightFigures w = weight_figures(lm.model, b.dtype());
+  const WeightFigures w = weight_figures(lm.model, opt.dtype);
   std::vector<std::vector<double>> pf_s(a.prefill.size());
   std::vector<double> dec_s;
   std::vector<Ceilings> ceil(a.prefill.size());

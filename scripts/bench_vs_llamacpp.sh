@@ -193,13 +193,15 @@ def gib(x):
     return "—" if x is None else f"{x / GiB:.1f}"
 
 cpu = next((r["machine"]["cpu"] for r in rows if "machine" in r), "?")
-lines = [f"Shape {shape}, {threads} threads, medians of {reps} interleaved samples per program (tokens/s: "
+lines = [f"Shape {shape}, {threads} threads, medians of up to {reps} interleaved samples per program (n: samples "
+         f"llama.cpp / eebench per file; tokens/s: "
          f"llama.cpp / eebench (eebench ÷ llama.cpp)); CPU {cpu}; load average {' '.join(load_start)} at the start, "
          f"{' '.join(load_end)} at the end; llama.cpp {llama_info.get('build_commit', '—')}.", "",
          "| file | " + " | ".join(f"prefill {n}" for n in prefill) + f" | decode {decode} | peak RSS llama.cpp / eebench (GiB) |",
          "|---|" + "---|" * (len(prefill) + 2)]
 for r in rows:
-    size = f" ({r['file_bytes'] / 1e9:.1f} GB)" if r["file_bytes"] else ""
+    n_lc, n_eb = (len(r["samples"][p][f"tg{decode}"]) for p in ("llama.cpp", "eebench"))
+    size = (f" ({r['file_bytes'] / 1e9:.1f} GB)" if r["file_bytes"] else "") + f", n = {n_lc}/{n_eb}"
     cells = [pair(r, f"pp{n}") for n in prefill] + [pair(r, f"tg{decode}")]
     rss = r["peak_rss_bytes"]
     lines.append(f"| {r['dtype'].upper()}{size} | " + " | ".join(cells) + f" | {gib(rss['llama.cpp'])} / {gib(rss['eebench'])} |")
@@ -210,7 +212,7 @@ lines += ["", "Ceilings measured by eebench beside its own runs (medians over it
 for r in rows:
     c = r.get("ceilings")
     if not c:
-        lines.append(f"| {r['dtype'].upper()} | eebench failed | | |" + " |" * len(prefill))
+        lines.append(f"| {r['dtype'].upper()} | no eebench sample | | |" + " |" * len(prefill))
         continue
     cells = [f"{p['gemm_gflops']:.0f} ({p['gemm_f32_gflops']:.0f}), {100 * p['share_of_gemm']:.0f}%" for p in c["prefill"]]
     lines.append(f"| {r['dtype'].upper()} | {r['eebench_held_dtype']} | {c['read_gbs']:.1f} | "
