@@ -5,6 +5,7 @@
 # machine hits both alike. documents/s = documents / (per-document times + prefix times), from the
 # trials' metrics (time_strategy_s, prefix_seconds).
 #   scripts/bench_prefix_cache.sh [EEBENCH] [SUBJECTS (comma-separated, default: all)] [LIMIT] [STRATEGY]
+# EEB_THREADS=n sets --threads (default 0: all cores).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$here/build/eebench}
@@ -24,7 +25,7 @@ for s in ${subjects//,/ }; do
   [ $((i % 2)) -eq 1 ] && modes="--no-prefix-cache --prefix-cache"
   for m in $modes; do
     "$bin" run -q -m "$model" -t mmlu -d "$data/datasets" --subjects "$s" --shots 5 --limit "$limit" \
-      -s "$strategy" --reps 1 --warmup 1 --db "$out/${m#--}.db" "$m" >/dev/null
+      -s "$strategy" --reps 1 --warmup 1 --threads "${EEB_THREADS:-0}" --db "$out/${m#--}.db" "$m" >/dev/null
   done
   i=$((i + 1))
 done
