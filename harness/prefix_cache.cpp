@@ -15,17 +15,21 @@ size_t common_token_prefix(std::span<const int32_t> a, std::span<const int32_t> 
 std::vector<PrefixGroup> find_prefix_groups(const std::vector<Request>& reqs, int min_tokens) {
   std::vector<PrefixGroup> out;
   auto group_of = [&](size_t i) -> const std::string& { return reqs[i].doc->group; };
+  // Within a group, a run breaks where two neighbours share fewer than min_tokens tokens: a document
+  // whose context was left-truncated (longer than the model's positions) shares nothing and must not
+  // take the prefix away from the others. The LCP of a run is the minimum of its neighbours' LCPs.
   for (size_t b = 0; b < reqs.size();) {
     size_t e = b + 1;
-    while (e < reqs.size() && group_of(e) == group_of(b)) ++e;
+    size_t lcp = reqs[b].context.size(), shortest = lcp;
+    while (e < reqs.size() && group_of(e) == group_of(b)) {
+      const size_t l = common_token_prefix(reqs[e - 1].context, reqs[e].context);
+      if (l < static_cast<size_t>(std::max(min_tokens, 1))) break;
+      lcp = std::min(lcp, l);
+      shortest = std::min(shortest, reqs[e].context.size());
+      ++e;
+    }
     PrefixGroup g{b, e, 0};
     if (e - b >= 2) {
-      size_t lcp = reqs[b].context.size();
-      size_t shortest = lcp;
-      for (size_t i = b + 1; i < e; ++i) {
-        lcp = std::min(lcp, common_token_prefix(reqs[b].context, reqs[i].context));
-        shortest = std::min(shortest, reqs[i].context.size());
-      }
       // Every document keeps at least its last context token: its scoring position.
       const long usable = std::min<long>(static_cast<long>(lcp), static_cast<long>(shortest) - 1);
       if (usable >= min_tokens) g.length = static_cast<int>(usable);

@@ -1,9 +1,9 @@
 // The prefix KV cache of a trial (issue 14): documents whose contexts begin with the same tokens (the
 // MMLU subject's description and few-shot examples) start from one computed copy of that prefix.
 //
-// The prefix is found by token ids, never by text: per group of consecutive requests with the same
+// The prefix is found by token ids, never by text: per run of consecutive requests with the same
 // Doc::group (all of a task's requests when it has no groups), the longest common token prefix of
-// their contexts, less whatever would leave a document no token of its own (the scoring position is
+// their contexts (a truncated context sharing nothing breaks the run), less whatever would leave a document no token of its own (the scoring position is
 // always computed per document). The cache holds PrefixStates keyed by (side, layer plan, tokens),
 // least recently used evicted first, at most `budget` bytes of keys/values in all. One cache serves
 // one trial on one backend, so the backend and its weights are the same for every entry.
@@ -30,9 +30,10 @@ struct PrefixGroup {
 
 size_t common_token_prefix(std::span<const int32_t> a, std::span<const int32_t> b);
 
-// Consecutive runs of requests with the same Doc::group, each with its usable shared prefix: a group
-// of one request, or a prefix shorter than min_tokens, gets length 0 (computing it once would save
-// nothing).
+// Consecutive runs of requests with the same Doc::group whose neighbours share at least min_tokens
+// tokens (a left-truncated context shares none and runs alone), each with its usable shared prefix:
+// a run of one request, or a prefix shorter than min_tokens, gets length 0 (computing it once would
+// save nothing). Runs of one group split by such a document find the same prefix in the cache.
 std::vector<PrefixGroup> find_prefix_groups(const std::vector<Request>& reqs, int min_tokens = 2);
 
 // Bytes a prefix's keys and values take (every layer it holds, at the backend's bytes per position).

@@ -131,6 +131,26 @@ TEST_CASE("prefix groups: consecutive requests of a group, each keeping its last
   CHECK(g[2].length == 0);
 }
 
+TEST_CASE("a document sharing nothing (a truncated context) runs alone, the rest keep their prefix", "[prefix_cache]") {
+  std::vector<Doc> ds(5);
+  std::vector<Request> reqs(5);
+  const std::vector<std::vector<int32_t>> ctx = {
+      {1, 5, 6, 7, 8, 3}, {1, 5, 6, 7, 8, 4}, {9, 9, 9, 9}, {1, 5, 6, 7, 8, 2}, {1, 5, 6, 7, 8, 5}};
+  for (int i = 0; i < 5; ++i) {
+    ds[i].group = "a";
+    reqs[i].doc = &ds[i];
+    reqs[i].context = ctx[i];
+  }
+  auto g = find_prefix_groups(reqs);
+  REQUIRE(g.size() == 3);
+  CHECK(g[0].begin == 0);
+  CHECK(g[0].end == 2);
+  CHECK(g[0].length == 5);
+  CHECK(g[1].length == 0);
+  CHECK(g[2].begin == 3);
+  CHECK(g[2].length == 5);
+}
+
 TEST_CASE("the prefix cache evicts least recently used entries to stay within its budget", "[prefix_cache]") {
   ModelConfig cfg = tiny_config(2, 32, 4, 2, 48, 64);
   Model model = random_model(cfg, 3);
