@@ -34,7 +34,11 @@ size_t common_token_prefix(std::span<const int32_t> a, std::span<const int32_t> 
 // tokens (a left-truncated context shares none and runs alone), each with its usable shared prefix:
 // a run of one request, or a prefix shorter than min_tokens, gets length 0 (computing it once would
 // save nothing). Runs of one group split by such a document find the same prefix in the cache.
-std::vector<PrefixGroup> find_prefix_groups(const std::vector<Request>& reqs, int min_tokens = 2);
+// The default: a prefix of a few tokens (BOS and a common first word) saves less than the extra
+// prefix pass and fork cost.
+constexpr int kMinPrefixTokens = 16;
+std::vector<PrefixGroup> find_prefix_groups(const std::vector<Request>& reqs,
+                                            int min_tokens = kMinPrefixTokens);
 
 // Bytes a prefix's keys and values take (every layer it holds, at the backend's bytes per position).
 double prefix_bytes(const PrefixState& p, const Backend& b);

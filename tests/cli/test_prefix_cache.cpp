@@ -105,7 +105,7 @@ TEST_CASE("the shared prefix is found by token ids, not by text", "[prefix_cache
   const size_t text_prefix_tokens = tok->encode_for_model(ds[0].context).size();
   // The example really tokenizes the common text differently (else it would test nothing).
   REQUIRE(by_tokens < text_prefix_tokens);
-  auto groups = find_prefix_groups(reqs);
+  auto groups = find_prefix_groups(reqs, 2);
   REQUIRE(groups.size() == 1);
   CHECK(groups[0].length == static_cast<int>(by_tokens));
   CHECK(common_token_prefix(reqs[0].context, reqs[1].context) == by_tokens);
@@ -122,7 +122,7 @@ TEST_CASE("prefix groups: consecutive requests of a group, each keeping its last
     reqs[i].doc = &ds[i];
     reqs[i].context = ctx[i];
   }
-  auto g = find_prefix_groups(reqs);
+  auto g = find_prefix_groups(reqs, 2);
   REQUIRE(g.size() == 3);
   CHECK(g[0].begin == 0);
   CHECK(g[0].end == 3);
@@ -141,7 +141,7 @@ TEST_CASE("a document sharing nothing (a truncated context) runs alone, the rest
     reqs[i].doc = &ds[i];
     reqs[i].context = ctx[i];
   }
-  auto g = find_prefix_groups(reqs);
+  auto g = find_prefix_groups(reqs, 2);
   REQUIRE(g.size() == 3);
   CHECK(g[0].begin == 0);
   CHECK(g[0].end == 2);
