@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdlib>
+#include <fstream>
 
 #include "backends/cpu/logit_stats.h"
 #include "core/error.h"
@@ -62,6 +64,40 @@ void Backend::check_rows_(const Hidden& h, int row0, int n, const char* what) co
 std::unique_ptr<KVCache> Backend::new_cache(int capacity) {
   if (capacity <= 0) refuse("new_cache: capacity " + S(capacity) + " must be positive");
   return do_new_cache(capacity);
+}
+
+std::unique_ptr<KVCache> Backend::fork_cache(const KVCache& src, int n_positions, int capacity) {
+  const int L = config().n_layers;
+  if (capacity <= 0) refuse("fork_cache: capacity " + S(capacity) + " must be positive");
+  if (n_positions < 0 || n_positions > capacity)
+    refuse("fork_cache: " + S(n_positions) + " positions outside [0, capacity " + S(capacity) + "]");
+  if (src.n_layers() != L)
+    refuse("fork_cache: the source cache has " + S(src.n_layers()) + " layers, the model " + S(L));
+  std::vector<int> lengths(L);
+  for (int l = 0; l < L; ++l) lengths[l] = std::min(n_positions, src.length(l));
+  auto out = do_fork_cache(src, lengths, capacity);
+  if (!out || out->n_layers() != L || out->capacity() != capacity)
+    refuse("fork_cache: the backend returned a cache of the wrong shape");
+  out->len_ = lengths;
+  return out;
+}
+
+std::unique_ptr<KVCache> Backend::do_fork_cache(const KVCache&, const std::vector<int>&, int) {
+  refuse("fork_cache is not implemented by this backend (run with --no-prefix-cache)");
+}
+
+double Backend::kv_bytes_per_position() const {
+  const ModelConfig& c = config();
+  return 2.0 * sizeof(float) * c.n_kv_heads * c.head_dim;  // float32 keys and values
+}
+
+double Backend::free_memory_bytes() const {
+  // Host RAM, as the kernel estimates what can be allocated without swapping.
+  std::ifstream f("/proc/meminfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("MemAvailable:", 0) == 0) return std::atof(line.c_str() + 13) * 1024.0;  // kB
+  return 0;
 }
 
 std::unique_ptr<Hidden> Backend::embed(std::span<const int32_t> tokens, int pos0) {

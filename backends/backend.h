@@ -50,7 +50,7 @@ class KVCache {
   KVCache(std::string owner, int capacity, int n_layers);
 
  private:
-  friend class Backend;  // run_layer() advances the length after the layer ran
+  friend class Backend;  // run_layer() advances the length after the layer ran; fork_cache sets it
   int check_layer(int layer) const;
   std::string owner_;
   int cap_;
@@ -103,6 +103,16 @@ class Backend {
 
   // Error unless capacity > 0.
   std::unique_ptr<KVCache> new_cache(int capacity);
+  // A new cache of `capacity` positions holding a copy of positions [0, min(n_positions,
+  // src.length(l))) of every layer l of src (a shared prefix computed once, forked per document).
+  // src is left as it was. Error unless src has the model's layers, 0 <= n_positions <= capacity
+  // and capacity > 0. A copy: no FLOPs (CountingBackend counts its bytes).
+  std::unique_ptr<KVCache> fork_cache(const KVCache& src, int n_positions, int capacity);
+  // Bytes of memory free for caches where this backend keeps them (host RAM: MemAvailable; a GPU:
+  // its free device memory); 0 when unknown. Sizes the prefix cache's default budget.
+  virtual double free_memory_bytes() const;
+  // Bytes one position of one layer takes in a KV cache (keys and values).
+  virtual double kv_bytes_per_position() const;
   // Token embeddings for positions [pos0, pos0 + tokens.size()). Error for a negative pos0 or a
   // token outside the vocabulary.
   std::unique_ptr<Hidden> embed(std::span<const int32_t> tokens, int pos0);
@@ -133,6 +143,11 @@ class Backend {
  protected:
   // Called with checked arguments only (see the public methods).
   virtual std::unique_ptr<KVCache> do_new_cache(int capacity) = 0;
+  // A new cache of `capacity` positions whose layer l holds a copy of src's positions
+  // [0, lengths[l]) (lengths[l] <= src.length(l), <= capacity); the base sets the lengths.
+  // Default: Error (a backend without it cannot use the prefix cache).
+  virtual std::unique_ptr<KVCache> do_fork_cache(const KVCache& src, const std::vector<int>& lengths,
+                                                 int capacity);
   virtual std::unique_ptr<Hidden> do_embed(std::span<const int32_t> tokens, int pos0) = 0;
   // h has at least one row; the base sets kv.length(layer) to pos0 + rows afterwards.
   virtual void do_run_layer(int layer, Hidden& h, KVCache& kv) = 0;

@@ -43,6 +43,17 @@ void CountingBackend::do_run_layer(int layer, Hidden& h, KVCache& kv) {
   count_.flops += n * layer_flops_per_token(c, 0) + 2 * 2.0 * c.n_heads * c.head_dim * att;
 }
 
+std::unique_ptr<KVCache> CountingBackend::do_fork_cache(const KVCache& src,
+                                                       const std::vector<int>& lengths, int capacity) {
+  double positions = 0;
+  for (int n : lengths) positions += n;
+  count_.kv_bytes_copied += positions * b_.kv_bytes_per_position();
+  // The inner backend derives the same lengths from src (each is min(n, src.length(l))).
+  int n = 0;
+  for (int x : lengths) n = std::max(n, x);
+  return b_.fork_cache(src, n, capacity);
+}
+
 void CountingBackend::add_head_rows(double n) {
   count_.lm_head_rows += n;
   count_.flops += n * lm_head_flops_per_row(b_.config());

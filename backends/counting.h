@@ -11,9 +11,10 @@ struct WorkCount {
   double attended = 0;        // sum over rows of attended positions (for attention FLOPs)
   double lm_head_rows = 0;    // rows pushed through final norm + LM head
   double flops = 0;           // matmul FLOPs (2 per multiply-add) of the above
+  double kv_bytes_copied = 0; // fork_cache copies (prefix caching): bytes, no FLOPs
   WorkCount operator-(const WorkCount& o) const {
     return {layer_tokens - o.layer_tokens, attended - o.attended, lm_head_rows - o.lm_head_rows,
-            flops - o.flops};
+            flops - o.flops, kv_bytes_copied - o.kv_bytes_copied};
   }
 };
 
@@ -40,11 +41,16 @@ class CountingBackend : public Backend {
   std::string dtype() const override { return b_.dtype(); }
   std::unique_ptr<RegionTimer> new_timer() override { return b_.new_timer(); }
   void synchronize() override { b_.synchronize(); }
+  double free_memory_bytes() const override { return b_.free_memory_bytes(); }
+  double kv_bytes_per_position() const override { return b_.kv_bytes_per_position(); }
 
  protected:
   // Each forwards to the inner backend's public method (which checks again: cheap, and the
   // inner backend keeps the KV lengths exactly as when called directly).
   std::unique_ptr<KVCache> do_new_cache(int capacity) override { return b_.new_cache(capacity); }
+  // A copy, not a computation: zero FLOPs, its bytes counted.
+  std::unique_ptr<KVCache> do_fork_cache(const KVCache& src, const std::vector<int>& lengths,
+                                         int capacity) override;
   std::unique_ptr<Hidden> do_embed(std::span<const int32_t> tokens, int pos0) override {
     return b_.embed(tokens, pos0);
   }

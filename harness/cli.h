@@ -17,6 +17,8 @@ struct RunArgs {
   long resume = 0;  // run id to finish
   bool quiet = false;
   bool log_samples = false;  // keep each sample's full prompt, few-shot ids and token ids
+  bool prefix_cache = true;  // shared context prefixes computed once (harness/prefix_cache.h)
+  double prefix_cache_mb = 0;  // its budget; 0: a quarter of the backend's free memory
   std::string command_line;
   std::string spec_file;            // `eebench run SPEC.toml`: the spec describes the trials
   bool isolate = false;             // each trial in a child process (timeout, memory limit)

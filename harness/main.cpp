@@ -54,6 +54,14 @@ int main(int argc, char** argv) {
   r->add_flag("--log-samples", run.log_samples,
               "keep each sample's full context text, few-shot document ids and context/continuation token ids "
               "(as lm-eval's --log_samples), to diff prompts against another harness");
+  r->add_flag("--prefix-cache,!--no-prefix-cache", run.prefix_cache,
+              "compute a context prefix shared by consecutive documents (MMLU: a subject's description and "
+              "few-shot examples; found by token ids) once and start each document from a copy of its KV "
+              "cache (default on; --no-prefix-cache: every document computes its whole context, as before)");
+  r->add_option("--prefix-cache-mb", run.prefix_cache_mb,
+                "prefix cache budget in MiB, least recently used prefixes evicted (default 0: a quarter of "
+                "the free RAM, or of the free device memory on a GPU)")
+      ->check(CLI::NonNegativeNumber);
   r->add_option("--warmup", run.warmup, "untimed, unrecorded warm-up samples")->check(CLI::Range(0, 1000));
   r->add_option("--max-new-tokens", run.max_new_tokens, "generation tasks: token limit")
       ->check(CLI::Range(1, 100000));
@@ -221,7 +229,7 @@ int main(int argc, char** argv) {
         if (o->count() > 0)
           for (std::string n : o->get_lnames()) {
             for (char& ch : n) ch = ch == '-' ? '_' : ch;
-            run.given.insert(n == "timeout" ? "timeout_s" : n);
+            run.given.insert(n == "timeout" ? "timeout_s" : n == "no_prefix_cache" ? "prefix_cache" : n);
           }
       if (cl.any()) return eeb::cmd_run_cluster(run, cl);
       return eeb::cmd_run(run);

@@ -66,6 +66,7 @@ json RunSpec::to_json() const {
           {"threads", a.threads},   {"reps", a.reps},         {"warmup", a.warmup},
           {"seed", a.seed},         {"isolate", a.isolate},   {"timeout_s", a.timeout_s},
           {"memory_limit_mb", a.memory_limit_mb},             {"log_samples", a.log_samples},
+          {"prefix_cache", a.prefix_cache},                   {"prefix_cache_mb", a.prefix_cache_mb},
           {"trials", trials_json}};
 }
 
@@ -82,6 +83,9 @@ RunSpec RunSpec::from_json(const json& j) {
     a.threads = j.at("threads"), a.reps = j.at("reps"), a.warmup = j.at("warmup"), a.seed = j.at("seed");
     a.isolate = j.at("isolate"), a.timeout_s = j.at("timeout_s"), a.memory_limit_mb = j.at("memory_limit_mb");
     a.log_samples = j.value("log_samples", false);  // absent in runs stored before --log-samples
+    // Runs stored before the prefix cache computed every context in full.
+    a.prefix_cache = j.value("prefix_cache", false);
+    a.prefix_cache_mb = j.value("prefix_cache_mb", 0.0);
     for (const auto& t : j.at("trials")) s.trials.push_back(TrialSpec::from_json(t));
     return s;
   } catch (const json::exception& e) {

@@ -1,11 +1,14 @@
 #include "harness/runner.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <optional>
 
 #include "backends/counting.h"
 #include "core/error.h"
 #include "core/stats.h"
+#include "harness/prefix_cache.h"
 #include "harness/progress.h"
 #include "strategies/builtin.h"
 #include "tasks/rouge.h"
@@ -80,13 +83,17 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
     return generation ? generation_request(in.docs[i], i, in.tokenizer)
                       : make_request(in.docs[i], i, in.tokenizer, true, in.backend.config().max_seq_len);
   };
-  // One strategy call: counted through cb; timed (only the call) when secs is given.
-  auto call = [&](Strategy& st, const Request& req, WorkCount* work, double* secs) {
+  // One strategy call: counted through cb; timed (only the call) when secs is given; starting from
+  // a cached prefix when one is given.
+  auto call = [&](Strategy& st, const Request& req, WorkCount* work, double* secs,
+                  const PrefixState* prefix = nullptr) {
     WorkCount c0 = cb.count();
+    ctx.prefix = prefix;
     auto timer = secs ? in.backend.new_timer() : nullptr;
     if (timer) timer->start();
     SampleRecord r = generation ? st.generate(ctx, req, opt.max_new_tokens) : st.score(ctx, req);
     if (timer) *secs = timer->stop_seconds();
+    ctx.prefix = nullptr;
     if (work) *work = cb.count() - c0;
     return r;
   };
@@ -94,6 +101,53 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
   std::vector<int> todo;
   for (int i = 0; i < static_cast<int>(in.docs.size()); ++i)
     if (!done.count(i)) todo.push_back(i);
+
+  // The prefix cache: on for multiple-choice tasks when the strategy says which plan its prefix needs
+  // (then the baseline uses one too, so both sides of a speedup are measured with the same caching).
+  const int L = in.backend.config().n_layers;
+  std::vector<std::optional<std::vector<int>>> side_plan(2);  // 0: strategy, 1: baseline
+  if (opt.prefix_cache && !generation) side_plan[0] = s.prefix_plan(L);
+  if (side_plan[0] && baseline) side_plan[1] = baseline->prefix_plan(L);
+  const bool caching = side_plan[0] && (!baseline || side_plan[1]);
+  std::vector<Request> reqs;  // built up front when caching: the groups are found over all of them
+  std::vector<PrefixGroup> groups;
+  std::vector<size_t> group_of;  // todo position -> group
+  if (caching) {
+    for (int i : todo) reqs.push_back(request(i));
+    groups = find_prefix_groups(reqs);
+    group_of.resize(reqs.size());
+    for (size_t g = 0; g < groups.size(); ++g)
+      for (size_t t = groups[g].begin; t < groups[g].end; ++t) group_of[t] = g;
+  }
+  PrefixCache cache(opt.prefix_cache_mb > 0 ? opt.prefix_cache_mb * (1 << 20)
+                                            : default_prefix_cache_bytes(in.backend));
+  // What each side's prefixes cost, spread over the documents that use them: a prefix computed for
+  // the document at todo position t is charged 1/(group end - t) to it and to each later document of
+  // its group, so the shares of the recorded samples sum to every computation done (evictions and
+  // recomputations included).
+  struct Share {
+    double seconds = 0, flops = 0, tokens = 0;
+    size_t group = SIZE_MAX;
+  };
+  Share share[2];
+  auto prefix_for = [&](int side, size_t t) -> std::shared_ptr<const PrefixState> {
+    const PrefixGroup& g = groups[group_of[t]];
+    Share& sh = share[side];
+    if (sh.group != group_of[t]) sh = Share{0, 0, 0, group_of[t]};
+    if (g.length == 0) return nullptr;
+    const auto tokens = std::span<const int32_t>(reqs[t].context).first(g.length);
+    if (auto hit = cache.find(side, *side_plan[side], tokens)) return hit;
+    WorkCount c0 = cb.count();
+    auto timer = timed ? in.backend.new_timer() : nullptr;
+    if (timer) timer->start();
+    std::shared_ptr<const PrefixState> p = compute_prefix(cb, tokens, *side_plan[side]);
+    const double secs = timer ? timer->stop_seconds() : 0;
+    const WorkCount w = cb.count() - c0;
+    const double users = static_cast<double>(g.end - t);
+    sh.seconds += secs / users, sh.flops += w.flops / users, sh.tokens += g.length / users;
+    cache.insert(side, p, prefix_bytes(*p, in.backend));
+    return p;
+  };
   // Warm-up: caches, allocator, thread pools. Not recorded.
   for (int w = 0; w < std::min<int>(opt.warmup, todo.size()) && timed; ++w) {
     auto req = request(todo[w]);
@@ -104,8 +158,15 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
   Progress progress(static_cast<long>(todo.size()), opt.label.empty() ? s.name() : opt.label,
                     opt.quiet ? nullptr : stderr);
   long correct = 0, n_done = 0;
-  for (int i : todo) {
-    auto req = request(i);
+  for (size_t t = 0; t < todo.size(); ++t) {
+    const int i = todo[t];
+    const Request req = caching ? reqs[t] : request(i);
+    // Held for the whole document: an eviction while in use leaves it alive.
+    std::shared_ptr<const PrefixState> pre[2];
+    if (caching) {
+      pre[0] = prefix_for(0, t);
+      if (baseline) pre[1] = prefix_for(1, t);
+    }
     SampleRecord r, base;
     WorkCount work, work_full;
     std::vector<double> ts, tf;
@@ -115,12 +176,12 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
       double t = 0;
       double* secs = timed ? &t : nullptr;
       if (strategy_side) {
-        if (order.find('A') == std::string::npos) r = call(s, req, &work, secs);
-        else call(s, req, nullptr, secs);
+        if (order.find('A') == std::string::npos) r = call(s, req, &work, secs, pre[0].get());
+        else call(s, req, nullptr, secs, pre[0].get());
         ts.push_back(t), order += 'A';
       } else {
-        if (order.find('B') == std::string::npos) base = call(*baseline, req, &work_full, secs);
-        else call(*baseline, req, nullptr, secs);
+        if (order.find('B') == std::string::npos) base = call(*baseline, req, &work_full, secs, pre[1].get());
+        else call(*baseline, req, nullptr, secs, pre[1].get());
         tf.push_back(t), order += 'B';
       }
     };
@@ -143,6 +204,17 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
     if (timed) {
       r.extra["t_strategy"] = ts;
       r.extra["timing_order"] = order;
+    }
+    if (caching) {
+      // Context tokens this document took from the cache, and its shares of the prefixes' cost.
+      r.extra["prefix_tokens"] = pre[0] ? pre[0]->length() : 0;
+      r.extra["prefix_flops"] = share[0].flops;
+      r.extra["prefix_computed_tokens"] = share[0].tokens;
+      if (timed) r.extra["prefix_seconds"] = share[0].seconds;
+      if (baseline) {
+        r.extra["prefix_flops_full"] = share[1].flops;
+        if (timed) r.extra["prefix_seconds_full"] = share[1].seconds;
+      }
     }
     if (baseline) {
       r.extra["flops_full"] = work_full.flops;
@@ -243,6 +315,29 @@ std::vector<MetricValue> trial_metrics(const Task& task, const Strategy& st,
   if (n_full == n && fsum > 0)
     add(out, "flops_speedup", fsum_full / fsum, n,
         {{"counted", "baseline FLOPs / strategy FLOPs on the same samples (reference analysis excluded)"}});
+  // The prefix cache's shared work, counted once and reported on its own (the per-sample figures
+  // above are then each document's suffix).
+  const bool cached = samples.front().extra.contains("prefix_tokens");
+  double psum = 0, psum_full = 0, ptok = 0, preused = 0;
+  for (const auto& s : samples) {
+    psum += s.extra.value("prefix_flops", 0.0), psum_full += s.extra.value("prefix_flops_full", 0.0);
+    ptok += s.extra.value("prefix_computed_tokens", 0.0), preused += s.extra.value("prefix_tokens", 0.0);
+  }
+  if (cached) {
+    add(out, "prefix_tokens", ptok, n,
+        {{"description", "context tokens computed once as shared prefixes (every computation, evictions "
+                         "included), strategy side"},
+         {"per_sample_reused", preused / n}});
+    add(out, "prefix_flops", psum, n,
+        {{"counted", "FLOPs of the shared prefixes through the strategy's prefix plan, once each"},
+         {"per_sample", psum / n}});
+    if (n_full == n) {
+      add(out, "prefix_flops_full", psum_full, n, {{"counted", "the same for the baseline's prefixes"}});
+      if (fsum + psum > 0)
+        add(out, "flops_speedup_with_prefix", (fsum_full + psum_full) / (fsum + psum), n,
+            {{"counted", "baseline / strategy FLOPs, each side's shared prefixes included"}});
+    }
+  }
 
   // Times, only when every sample was timed (reps >= 1).
   std::vector<double> ts, tf;
@@ -258,6 +353,18 @@ std::vector<MetricValue> trial_metrics(const Task& task, const Strategy& st,
   double tsum = 0;
   for (double t : ts) tsum += t;
   add(out, "time_strategy_s", tsum, n, {{"timed", kTimed}, {"statistic", "sum of per-sample medians"}});
+  double pt = 0, pt_full = 0;
+  for (const auto& s : samples)
+    pt += s.extra.value("prefix_seconds", 0.0), pt_full += s.extra.value("prefix_seconds_full", 0.0);
+  if (cached)
+    add(out, "prefix_seconds", pt, n,
+        {{"timed", "each shared prefix's computation through the strategy's prefix plan, once (one "
+                   "repetition), by the backend's timer"},
+         {"per_sample", pt / n}});
+  if (!generation && tsum + pt > 0)
+    add(out, "documents_per_second", n / (tsum + pt), n,
+        {{"timed", "samples / (time_strategy_s + prefix_seconds): the per-document times plus the shared "
+                   "prefixes' once"}});
   if (generation && gen > 0 && tsum > 0) add(out, "tokens_per_second", gen / tsum, n, {{"timed", kTimed}});
   if (tf.size() == samples.size()) {
     auto ci = bootstrap_ratio(tf, ts, 2000, 0.95, seed);
@@ -268,7 +375,16 @@ std::vector<MetricValue> trial_metrics(const Task& task, const Strategy& st,
         {{"ci95", {ci.lo, ci.hi}},
          {"method", "ratio of summed per-sample median times; percentile bootstrap over samples (2000)"},
          {"order", "per sample ABBA..., the side timed first alternating over documents (timing_order)"},
-         {"timed", kTimed}});
+         {"timed", kTimed},
+         {"prefix_cache", cached ? "on: both sides' per-document times start from their cached prefix "
+                                   "(the suffix cost; prefixes in speedup_with_prefix)" : "off"}});
+    if (cached) {
+      add(out, "prefix_seconds_full", pt_full, n, {{"timed", "the same for the baseline's prefixes"}});
+      if (tsum + pt > 0)
+        add(out, "speedup_with_prefix", (tfull + pt_full) / (tsum + pt), n,
+            {{"timed", "(time_full_s + prefix_seconds_full) / (time_strategy_s + prefix_seconds): the "
+                       "whole task's cost on each side, shared prefixes included once"}});
+    }
   }
   return out;
 }

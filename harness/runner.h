@@ -11,6 +11,11 @@
 //  - reps = 0 runs each side once, untimed: counts only (no time, no speedup);
 //  - generation outputs are compared token by token with full-depth greedy decoding; a lossless
 //    strategy whose output differs fails the trial;
+//  - with the prefix cache, each shared prefix is computed once per side (strategy, baseline) through
+//    that side's prefix_plan(), timed and counted on its own, and its cost is spread over the
+//    documents that use it (extra.prefix_seconds / prefix_flops, and *_full for the baseline): the
+//    per-sample times and FLOPs are then each document's own suffix work, and the prefix's are
+//    reported beside them (prefix_* metrics, speedup_with_prefix), never folded into one sample;
 //  - trial_metrics aggregates what every trial gets plus the measures the strategy declares.
 #pragma once
 #include <functional>
@@ -35,6 +40,11 @@ struct TrialOptions {
   bool quiet = false;
   bool log_samples = false; // keep each sample's prompt tokens (lm-eval's --log_samples)
   std::string label;        // progress label
+  // The prefix KV cache (harness/prefix_cache.h): multiple-choice documents sharing a context prefix
+  // start from one computed copy, for strategies that declare a prefix_plan() (and their baseline
+  // with its own). Off: every document computes its whole context (the one-document path).
+  bool prefix_cache = true;
+  double prefix_cache_mb = 0;  // its budget; 0: a quarter of the backend's free memory
 };
 
 struct TrialInputs {

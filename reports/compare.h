@@ -8,7 +8,8 @@
 //                  common documents, Wilcoxon signed-rank test over the pairs (same document in
 //                  both trials); a regression when the slowdown exceeds max_slowdown and
 //                  p < alpha; not compared (skipped) when the runs' hardware fingerprints (cpu_model,
-//                  gpu_name, backend, threads, dtype) differ, unless force;
+//                  gpu_name, backend, threads, dtype) differ, unless force; never compared when
+//                  the runs' scoring modes (spec keys prefix_cache, batch_docs) differ;
 //   avg_layers, pruning_ratio  deterministic: any change is a regression.
 // A base trial with no finished match in the candidate is a regression. docs/REPORTS.md.
 #pragma once

@@ -39,6 +39,26 @@ std::string hardware_diff(const RunInfo& a, const RunInfo& b) {
   return d;
 }
 
+// The scoring modes that change what a per-sample time measures (issue 14): with the prefix cache a
+// sample's time is its suffix only, with batched documents a share of a batch. "" when they agree.
+// Runs stored before these keys existed ran neither (prefix_cache off, batch_docs 1).
+std::string mode_diff(const RunInfo& a, const RunInfo& b) {
+  auto prefix = [](const RunInfo& r) {
+    const auto it = r.spec.find("prefix_cache");
+    return it != r.spec.end() && it->is_boolean() && it->get<bool>();
+  };
+  auto batch = [](const RunInfo& r) {
+    const auto it = r.spec.find("batch_docs");
+    return it != r.spec.end() && it->is_number_integer() ? it->get<long>() : 1L;
+  };
+  std::string d;
+  if (prefix(a) != prefix(b))
+    d = cat("prefix_cache ", prefix(a) ? "on" : "off", " vs ", prefix(b) ? "on" : "off");
+  if (batch(a) != batch(b))
+    d += cat(d.empty() ? "" : ", ", "batch_docs ", std::to_string(batch(a)), " vs ", std::to_string(batch(b)));
+  return d;
+}
+
 std::string pfmt(double p) {
   char buf[32];
   std::snprintf(buf, sizeof buf, p < 1e-4 ? "%.2g" : "%.4f", p);
@@ -92,7 +112,7 @@ void accuracy_check(Comparison& c, Check base, const TrialData& a, const TrialDa
 }
 
 void time_check(Comparison& c, Check base, const TrialData& a, const TrialData& b, const std::string& hw,
-                const CompareOptions& o) {
+                const std::string& mode, const CompareOptions& o) {
   base.metric = "time";
   std::vector<double> ta, tb;
   double sa = 0, sb = 0;
@@ -103,6 +123,9 @@ void time_check(Comparison& c, Check base, const TrialData& a, const TrialData& 
   if (ta.empty()) {
     base.verdict = Verdict::skipped;
     base.reason = "time not compared: the trials have no documents in common";
+  } else if (!mode.empty()) {  // not overridable: the times measure different things
+    base.verdict = Verdict::skipped;
+    base.reason = cat("time not compared: the runs' scoring modes differ (", mode, ")");
   } else if (!hw.empty() && !o.force) {
     base.verdict = Verdict::skipped;
     base.reason = cat("time not compared: hardware differs (", hw, "); --force compares anyway");
@@ -188,6 +211,7 @@ Comparison compare_runs(ResultStore& base_store, const std::vector<int64_t>& bas
   for (const auto& t : cand.data.trials) cand_by_key[trial_key(t.row)] = &t;
   std::vector<std::string> order;
   std::set<std::pair<int64_t, int64_t>> noted;  // run pairs whose hardware difference is noted
+  std::set<std::pair<int64_t, int64_t>> noted_mode;  // ... whose scoring-mode difference is noted
   for (const auto& t : base.data.trials) {
     const std::string k = trial_key(t.row);
     if (!base_by_key.count(k)) order.push_back(k);
@@ -222,9 +246,16 @@ Comparison compare_runs(ResultStore& base_store, const std::vector<int64_t>& bas
       c.notes.push_back(cat("hardware differs between base run ", std::to_string(a.row.run_id), " and candidate run ",
                             std::to_string(b.row.run_id), ": ", hw,
                             o.force ? "; timings compared anyway (--force)" : "; timings not compared (--force to compare)"));
+    const std::string mode = mode_diff(*base.runs.at(a.row.run_id), *cand.runs.at(b.row.run_id));
+    if (!mode.empty() && noted_mode.insert({a.row.run_id, b.row.run_id}).second)
+      c.notes.push_back(cat("scoring modes differ between base run ", std::to_string(a.row.run_id),
+                            " and candidate run ", std::to_string(b.row.run_id), ": ", mode,
+                            "; accuracy compared, timings not"));
+    // Accuracy still compares: the prefix cache and batching change log-likelihoods by float
+    // rounding only (1e-4 nats), not what is computed.
     accuracy_check(c, proto, a, b, false, o);
     accuracy_check(c, proto, a, b, true, o);
-    time_check(c, proto, a, b, hw, o);
+    time_check(c, proto, a, b, hw, mode, o);
     depth_check(c, proto, a, b, "avg_layers");
     depth_check(c, proto, a, b, "pruning_ratio");
     cand_by_key.erase(it);

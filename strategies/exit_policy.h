@@ -7,6 +7,7 @@
 // a make_* factory), and add one line to strategies/registry.cpp.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +25,9 @@ class ExitPolicy {
   virtual bool needs_features() const { return true; }
   // Called after `layers_run` layers (1 .. L-1). Returns true to exit there.
   virtual bool should_exit(int layers_run, const ExitFeatures& f) = 0;
+  // A depth fixed in advance (static exit): the prefix cache then needs only those first layers.
+  // nullopt: the depth is decided per document, so a prefix must hold every layer.
+  virtual std::optional<int> fixed_depth() const { return std::nullopt; }
   // One-time work (e.g. training a classifier).
   virtual void prepare(RunContext&, const Task&, const TaskOptions&) {}
 };

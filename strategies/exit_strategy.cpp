@@ -14,6 +14,11 @@ class ExitStrategy : public Strategy {
   void prepare(RunContext& ctx, const Task& t, const TaskOptions& o) override {
     p_->prepare(ctx, t, o);
   }
+  // The context runs layers 0, 1, ... until the policy stops: a prefix needs every layer the policy
+  // may reach (all of them unless its depth is fixed).
+  std::optional<std::vector<int>> prefix_plan(int n_layers) const override {
+    return first_layers(std::min(n_layers, p_->fixed_depth().value_or(n_layers)));
+  }
   std::vector<MeasureSpec> measures() const override {
     return {{"exit_layer", Aggregation::mean, "layers run before the policy stopped (= avg_layers)"}};
   }
@@ -23,10 +28,12 @@ class ExitStrategy : public Strategy {
     const int L = b.config().n_layers;
     const int n_ctx = static_cast<int>(req.context.size());
     if (n_ctx == 0) throw Error("request " + std::to_string(req.index) + ": empty context");
-    size_t max_cont = 0;
-    for (const auto& c : req.continuations) max_cont = std::max(max_cont, c.size());
-    auto kv = b.new_cache(n_ctx + static_cast<int>(max_cont));
-    auto h = b.embed(req.context, 0);
+    // The layers the context may run, in order: what a prefix must have been run through.
+    const auto need = prefix_plan(L).value();
+    auto start = start_context(b, req, ctx.prefix, need, n_ctx + max_continuation(req));
+    auto& kv = start.kv;
+    auto& h = start.h;
+    const int row = n_ctx - 1 - start.pos0;  // the scoring position in h
     int k = 0;
     int checks = 0;
     while (k < L) {
@@ -35,12 +42,12 @@ class ExitStrategy : public Strategy {
       if (k == L) break;
       ExitFeatures f;
       if (p_->needs_features()) {
-        f = b.exit_features(*h, n_ctx - 1);
+        f = b.exit_features(*h, row);
         ++checks;
       }
       if (p_->should_exit(k, f)) break;
     }
-    auto last = b.slice(*h, n_ctx - 1, 1);
+    auto last = b.slice(*h, row, 1);
     auto plan = first_layers(k);
     auto s = score_continuations(b, req, plan, *kv, *last);
     auto r = make_record(req, s, k);

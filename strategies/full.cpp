@@ -13,8 +13,9 @@ class FullDepth : public Strategy {
   SampleRecord score(RunContext& ctx, const Request& req) override {
     auto& b = ctx.backend;
     const int L = b.config().n_layers;
-    return make_record(req, score_choices(b, req, all_layers(L)), L);
+    return make_record(req, score_choices(b, req, all_layers(L), ctx.prefix), L);
   }
+  std::optional<std::vector<int>> prefix_plan(int n_layers) const override { return all_layers(n_layers); }
   SampleRecord generate(RunContext& ctx, const Request& req, int max_new) override {
     auto& b = ctx.backend;
     auto out = greedy_decode(b, req.context, max_new, b.config().eos_id);

@@ -73,8 +73,11 @@ class Lesion : public Strategy {
 
   // The lesioned model scoring the task: what is timed and counted.
   SampleRecord score(RunContext& ctx, const Request& req) override {
-    return make_record(req, score_choices(ctx.backend, req, plan_), static_cast<double>(plan_.size()));
+    return make_record(req, score_choices(ctx.backend, req, plan_, ctx.prefix),
+                       static_cast<double>(plan_.size()));
   }
+  // The lesioned plan (a swap reorders layers, so the prefix is keyed by the order too).
+  std::optional<std::vector<int>> prefix_plan(int) const override { return plan_; }
 
   // Untimed, uncounted: next-token distributions of the lesioned and the full model at the scoring
   // position, compared.

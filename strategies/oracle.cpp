@@ -23,8 +23,9 @@ class Oracle : public Strategy {
             {"oracle_pruning_ratio", Aggregation::hypothetical,
              "1 - oracle_avg_layers / L: the fraction of layers an ideal exit policy would skip"}};
   }
+  std::optional<std::vector<int>> prefix_plan(int n_layers) const override { return all_layers(n_layers); }
   SampleRecord score(RunContext& ctx, const Request& req) override {
-    auto per = per_exit_logliks(ctx.backend, req);
+    auto per = per_exit_logliks(ctx.backend, req, ctx.prefix);
     const int L = static_cast<int>(per.size());
     std::vector<int> preds(L), preds_norm(L);
     for (int k = 0; k < L; ++k) {

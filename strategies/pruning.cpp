@@ -45,8 +45,11 @@ class Pruned : public Strategy {
   }
 
   SampleRecord score(RunContext& ctx, const Request& req) override {
-    return make_record(req, score_choices(ctx.backend, req, plan_), static_cast<double>(plan_.size()));
+    return make_record(req, score_choices(ctx.backend, req, plan_, ctx.prefix),
+                       static_cast<double>(plan_.size()));
   }
+  // The removal plan: the prefix's keys/values are those of the layers that remain.
+  std::optional<std::vector<int>> prefix_plan(int) const override { return plan_; }
 
  private:
   std::string name_;

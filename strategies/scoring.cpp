@@ -15,10 +15,46 @@ std::vector<int> first_layers(int k) {
   return p;
 }
 
-static int max_continuation(const Request& req) {
+int max_continuation(const Request& req) {
   size_t m = 0;
   for (const auto& c : req.continuations) m = std::max(m, c.size());
   return static_cast<int>(m);
+}
+
+std::unique_ptr<PrefixState> compute_prefix(Backend& b, std::span<const int32_t> tokens,
+                                            std::vector<int> plan) {
+  if (tokens.empty()) throw Error("compute_prefix: empty prefix");
+  auto p = std::make_unique<PrefixState>();
+  p->tokens.assign(tokens.begin(), tokens.end());
+  p->plan = std::move(plan);
+  p->kv = b.new_cache(p->length());
+  auto h = b.embed(tokens, 0);
+  for (int l : p->plan) b.run_layer(l, *h, *p->kv);
+  return p;
+}
+
+ContextStart start_context(Backend& b, const Request& req, const PrefixState* prefix,
+                           std::span<const int> plan, int capacity) {
+  const int n_ctx = static_cast<int>(req.context.size());
+  const std::string who = "request " + std::to_string(req.index);
+  if (n_ctx == 0) throw Error(who + ": empty context");
+  ContextStart s;
+  if (!prefix) {
+    s.kv = b.new_cache(capacity);
+    s.h = b.embed(req.context, 0);
+    return s;
+  }
+  const int P = prefix->length();
+  // The scoring position (the last context token) must be computed for this document.
+  if (P >= n_ctx || !std::equal(prefix->tokens.begin(), prefix->tokens.end(), req.context.begin()))
+    throw Error(who + ": the cached prefix (" + std::to_string(P) +
+                " tokens) is not a proper prefix of its context (" + std::to_string(n_ctx) + " tokens)");
+  if (plan.size() > prefix->plan.size() || !std::equal(plan.begin(), plan.end(), prefix->plan.begin()))
+    throw Error(who + ": the layer plan is not a leading part of the cached prefix's plan");
+  s.kv = b.fork_cache(*prefix->kv, P, capacity);
+  s.h = b.embed(std::span<const int32_t>(req.context).subspan(P), P);
+  s.pos0 = P;
+  return s;
 }
 
 static void run_plan(Backend& b, std::span<const int> plan, Hidden& h, KVCache& kv) {
@@ -65,14 +101,13 @@ ChoiceScores score_continuations(Backend& b, const Request& req, std::span<const
   return out;
 }
 
-ChoiceScores score_choices(Backend& b, const Request& req, std::span<const int> plan) {
+ChoiceScores score_choices(Backend& b, const Request& req, std::span<const int> plan,
+                           const PrefixState* prefix) {
   const int n_ctx = static_cast<int>(req.context.size());
-  if (n_ctx == 0) throw Error("request " + std::to_string(req.index) + ": empty context");
-  auto kv = b.new_cache(n_ctx + max_continuation(req));
-  auto h = b.embed(req.context, 0);
-  run_plan(b, plan, *h, *kv);
-  auto last = b.slice(*h, n_ctx - 1, 1);
-  return score_continuations(b, req, plan, *kv, *last);
+  auto s = start_context(b, req, prefix, plan, n_ctx + max_continuation(req));
+  run_plan(b, plan, *s.h, *s.kv);
+  auto last = b.slice(*s.h, n_ctx - 1 - s.pos0, 1);
+  return score_continuations(b, req, plan, *s.kv, *last);
 }
 
 int argmax_choice(const std::vector<double>& ll) {
@@ -112,15 +147,18 @@ int argmax_choice_norm(const std::vector<double>& ll, const Doc& doc) {
   return argmax_choice_norm(ll, doc.choices, doc.target_delimiter);
 }
 
-std::vector<std::vector<double>> per_exit_logliks(Backend& b, const Request& req) {
+std::vector<std::vector<double>> per_exit_logliks(Backend& b, const Request& req,
+                                                  const PrefixState* prefix) {
   const int L = b.config().n_layers;
   const int n_ctx = static_cast<int>(req.context.size());
-  auto kv = b.new_cache(n_ctx + max_continuation(req));
-  auto h = b.embed(req.context, 0);
+  const auto all = all_layers(L);
+  auto s = start_context(b, req, prefix, all, n_ctx + max_continuation(req));
+  auto& kv = s.kv;
+  auto& h = s.h;
   std::vector<std::vector<double>> out;
   for (int k = 1; k <= L; ++k) {
     b.run_layer(k - 1, *h, *kv);
-    auto last = b.slice(*h, n_ctx - 1, 1);
+    auto last = b.slice(*h, n_ctx - 1 - s.pos0, 1);
     // Layers >= k have no cache for the context yet, so continuations only use layers < k.
     auto plan = first_layers(k);
     out.push_back(score_continuations(b, req, plan, *kv, *last).loglik);

@@ -3,6 +3,7 @@
 // (full depth, removal, lesions, static exits) scores through score_choices; exit policies decide the
 // plan per sample from the logit lens at the scoring position (the last context token).
 #pragma once
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -17,13 +18,44 @@ struct ChoiceScores {
   std::vector<bool> is_greedy;  // every continuation token is the argmax
 };
 
+// A shared context prefix (few-shot examples, the MMLU description) already run through a layer plan:
+// computed once by the runner (timed and counted as its own figure), forked per document. Exact for
+// any plan that runs layers in order: a layer's keys/values depend only on the layers before it in
+// the plan, so a document whose plan is a leading part of `plan` reads the right keys/values.
+struct PrefixState {
+  std::vector<int32_t> tokens;  // the first tokens.size() context tokens of every document using it
+  std::vector<int> plan;        // the layers it ran through, in order
+  std::unique_ptr<KVCache> kv;  // the layers of `plan`: positions [0, tokens.size())
+  int length() const { return static_cast<int>(tokens.size()); }
+};
+
+// Runs `tokens` (from position 0) through `plan` into a new cache of exactly their length.
+std::unique_ptr<PrefixState> compute_prefix(Backend& b, std::span<const int32_t> tokens,
+                                            std::vector<int> plan);
+
+// Where a document's context computation starts: a cache of `capacity` positions and the context
+// rows still to run (from position pos0). No prefix: an empty cache and the whole context. With one:
+// a fork of its cache and the suffix after it. Error unless the prefix's tokens begin req.context,
+// leave at least its last token (the scoring position) to the document, and `plan` is a leading part
+// of the prefix's plan.
+struct ContextStart {
+  std::unique_ptr<KVCache> kv;
+  std::unique_ptr<Hidden> h;
+  int pos0 = 0;
+};
+ContextStart start_context(Backend& b, const Request& req, const PrefixState* prefix,
+                           std::span<const int> plan, int capacity);
+int max_continuation(const Request& req);  // longest continuation, in tokens
+
 // Layer plans.
 std::vector<int> all_layers(int n_layers);
 std::vector<int> first_layers(int k);
 
 // Runs the context through `plan`, then each choice's continuation (KV cache rolled back between
 // choices) and returns their log-likelihoods, read through final norm + LM head after the plan.
-ChoiceScores score_choices(Backend& b, const Request& req, std::span<const int> plan);
+// With a prefix (see PrefixState), the context starts from a fork of its cache.
+ChoiceScores score_choices(Backend& b, const Request& req, std::span<const int> plan,
+                           const PrefixState* prefix = nullptr);
 
 // Same, but with the context already run through `plan` into kv/ctx_hidden (so exit policies can
 // decide the plan while running the context). ctx_last is the last context row after the plan.
@@ -42,6 +74,8 @@ size_t utf8_chars(std::string_view s);
 
 // Per-layer choice log-likelihoods: out[k-1][c] = loglik of choice c exiting after layer k (k = 1..L),
 // from one full-depth context pass (the first k layers' KV cache is what an exit at k would have).
-std::vector<std::vector<double>> per_exit_logliks(Backend& b, const Request& req);
+// A prefix must have been run through every layer (all_layers).
+std::vector<std::vector<double>> per_exit_logliks(Backend& b, const Request& req,
+                                                  const PrefixState* prefix = nullptr);
 
 }  // namespace eeb

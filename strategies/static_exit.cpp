@@ -13,6 +13,7 @@ class StaticExit : public ExitPolicy {
   std::string name() const override { return "static"; }
   nlohmann::json params() const override { return {{"layer", k_}}; }
   bool needs_features() const override { return false; }
+  std::optional<int> fixed_depth() const override { return k_; }
   void prepare(RunContext& ctx, const Task&, const TaskOptions&) override {
     const int L = ctx.backend.config().n_layers;
     if (k_ > L)

@@ -5,6 +5,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 
 #include "backends/backend.h"
 #include "core/records.h"
+#include "strategies/scoring.h"
 #include "tasks/task.h"
 
 namespace eeb {
@@ -23,6 +25,9 @@ struct RunContext {
   const Tokenizer* tokenizer_ = nullptr;  // may be null where no text is involved (tests)
   nlohmann::json run_spec;  // the whole run's parameters (for strategies that fit on other data)
   const Tokenizer& tokenizer() const;      // throws Error when there is none
+  // Set by the runner for one score() call when the document's context begins with a prefix it
+  // computed through prefix_plan() (see PrefixState); null: compute the whole context.
+  const PrefixState* prefix = nullptr;
 };
 
 // How a per-sample measure becomes a trial metric.
@@ -66,6 +71,10 @@ class Strategy {
   // the runner calls it once per sample after the measured call, untimed, with ctx.backend the
   // un-counted backend, so it adds neither time nor FLOPs. It adds its values to r.extra.
   virtual void reference(RunContext&, const Request&, SampleRecord&) {}
+  // The layer plan a shared context prefix must be run through for score() to start from it (the
+  // prefix cache, exact only when every layer score() may run at a context position is a leading
+  // part of this plan, in order); nullopt: score() never uses a prefix. Called after prepare().
+  virtual std::optional<std::vector<int>> prefix_plan(int /*n_layers*/) const { return std::nullopt; }
   // The per-sample measures this strategy writes (beyond what every trial gets); trial_metrics
   // aggregates each as declared.
   virtual std::vector<MeasureSpec> measures() const { return {}; }

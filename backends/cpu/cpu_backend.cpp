@@ -48,6 +48,16 @@ class CpuCache : public KVCache {
   int kv_dim() const { return kv_dim_; }
   float* k(int layer) { return alloc(k_[layer]); }
   float* v(int layer) { return alloc(v_[layer]); }
+  // A copy of positions [0, lengths[l]) of every layer of src (fork_cache): buffers of layers with
+  // nothing to copy stay unallocated.
+  void copy_from(const CpuCache& src, const std::vector<int>& lengths) {
+    for (int l = 0; l < n_layers(); ++l) {
+      if (lengths[l] <= 0) continue;
+      const size_t n = static_cast<size_t>(lengths[l]) * kv_dim_;
+      std::memcpy(k(l), src.k_[l].data(), sizeof(float) * n);
+      std::memcpy(v(l), src.v_[l].data(), sizeof(float) * n);
+    }
+  }
 
  private:
   float* alloc(std::vector<float>& b) {
@@ -80,6 +90,14 @@ class CpuBackend : public Backend {
  protected:
   std::unique_ptr<KVCache> do_new_cache(int capacity) override {
     return std::make_unique<CpuCache>(capacity, c_.n_layers, kv_dim_);
+  }
+  std::unique_ptr<KVCache> do_fork_cache(const KVCache& src, const std::vector<int>& lengths,
+                                         int capacity) override {
+    auto* s = dynamic_cast<const CpuCache*>(&src);
+    if (!s || s->kv_dim() != kv_dim_) fail("KV cache does not come from this CPU backend");
+    auto out = std::make_unique<CpuCache>(capacity, c_.n_layers, kv_dim_);
+    out->copy_from(*s, lengths);
+    return out;
   }
   std::unique_ptr<Hidden> do_embed(std::span<const int32_t> tokens, int pos0) override;
   void do_run_layer(int layer, Hidden& h, KVCache& kv) override;

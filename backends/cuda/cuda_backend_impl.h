@@ -57,6 +57,18 @@ class CudaCache : public KVCache {
   int kv_dim() const { return kv_dim_; }
   float* k(int layer) { return alloc(k_[layer]); }
   float* v(int layer) { return alloc(v_[layer]); }
+  // fork_cache: device-to-device copies of positions [0, lengths[l]) of every layer of src,
+  // ordered on the stream before any later kernel reads them.
+  void copy_from(const CudaCache& src, const std::vector<int>& lengths) {
+    for (int l = 0; l < n_layers(); ++l) {
+      if (lengths[l] <= 0) continue;
+      const size_t bytes = sizeof(float) * static_cast<size_t>(lengths[l]) * kv_dim_;
+      EEB_CUDA_CHECK(cudaMemcpyAsync(k(l), src.k_[l].get(), bytes, cudaMemcpyDeviceToDevice,
+                                     ctx_->stream()));
+      EEB_CUDA_CHECK(cudaMemcpyAsync(v(l), src.v_[l].get(), bytes, cudaMemcpyDeviceToDevice,
+                                     ctx_->stream()));
+    }
+  }
 
  private:
   float* alloc(DeviceBuffer& b) {
@@ -121,10 +133,30 @@ class CudaBackend : public Backend {
     ctx_->activate();
     ctx_->sync();
   }
+  // Free device memory (where KV caches live), not host RAM.
+  double free_memory_bytes() const override {
+    ctx_->activate();
+    size_t free_b = 0, total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return 0;
+    }
+    return static_cast<double>(free_b);
+  }
 
  protected:
   std::unique_ptr<KVCache> do_new_cache(int capacity) override {
     return std::make_unique<CudaCache>(ctx_, capacity, c_.n_layers, kv_dim_);
+  }
+  std::unique_ptr<KVCache> do_fork_cache(const KVCache& src, const std::vector<int>& lengths,
+                                         int capacity) override {
+    auto* s = dynamic_cast<const CudaCache*>(&src);
+    if (!s || s->owner() != ctx_.get() || s->kv_dim() != kv_dim_)
+      fail("KV cache does not come from this CUDA backend");
+    ctx_->activate();
+    auto out = std::make_unique<CudaCache>(ctx_, capacity, c_.n_layers, kv_dim_);
+    out->copy_from(*s, lengths);
+    return out;
   }
   std::unique_ptr<Hidden> do_embed(std::span<const int32_t> tokens, int pos0) override;
   void do_run_layer(int layer, Hidden& h, KVCache& kv) override;

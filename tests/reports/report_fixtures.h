@@ -27,6 +27,7 @@ inline std::string read_text(const std::string& path) {
 struct Hardware {
   std::string cpu = "Test CPU @ 3 GHz", gpu, backend = "cpu", dtype = "f32";
   int threads = 4;
+  nlohmann::json spec = nlohmann::json::object();  // the run spec (scoring modes: prefix_cache, batch_docs)
 };
 
 inline int64_t add_run(ResultStore& s, const Hardware& hw = {}) {
@@ -35,6 +36,7 @@ inline int64_t add_run(ResultStore& s, const Hardware& hw = {}) {
   r.git_sha = "0123456789abcdef";
   r.cpu_model = hw.cpu, r.gpu_name = hw.gpu, r.backend = hw.backend, r.dtype = hw.dtype, r.threads = hw.threads;
   r.command_line = "eebench run --test";
+  r.spec = hw.spec;
   const int64_t id = s.begin_run(r);
   s.finish_run(id, "finished");
   return id;
