@@ -24,6 +24,10 @@ class ExitPolicy {
   virtual bool needs_features() const { return true; }
   // Called after `layers_run` layers (1 .. L-1). Returns true to exit there.
   virtual bool should_exit(int layers_run, const ExitFeatures& f) = 0;
+  // > 0: the policy always exits after exactly this many layers (capped at the model's depth),
+  // whatever the features, so documents can be scored together (Strategy::score_batch). 0: it
+  // decides per document.
+  virtual int fixed_exit() const { return 0; }
   // One-time work (e.g. training a classifier).
   virtual void prepare(RunContext&, const Task&, const TaskOptions&) {}
 };

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "strategies/batch_scoring.h"
 #include "strategies/builtin.h"
 #include "strategies/record.h"
 
@@ -74,6 +75,10 @@ class Lesion : public Strategy {
   // The lesioned model scoring the task: what is timed and counted.
   SampleRecord score(RunContext& ctx, const Request& req) override {
     return make_record(req, score_choices(ctx.backend, req, plan_), static_cast<double>(plan_.size()));
+  }
+  bool batches_documents() const override { return true; }
+  std::vector<SampleRecord> score_batch(RunContext& ctx, std::span<const Request> reqs) override {
+    return score_records_batch(ctx.backend, reqs, plan_, static_cast<double>(plan_.size()));
   }
 
   // Untimed, uncounted: next-token distributions of the lesioned and the full model at the scoring

@@ -4,6 +4,7 @@
 //             on the last token (Gromov et al.).
 // The removed layers and every layer's score are part of the strategy's stored parameters.
 #include "core/error.h"
+#include "strategies/batch_scoring.h"
 #include "strategies/builtin.h"
 #include "strategies/calibration.h"
 #include "strategies/record.h"
@@ -46,6 +47,10 @@ class Pruned : public Strategy {
 
   SampleRecord score(RunContext& ctx, const Request& req) override {
     return make_record(req, score_choices(ctx.backend, req, plan_), static_cast<double>(plan_.size()));
+  }
+  bool batches_documents() const override { return true; }
+  std::vector<SampleRecord> score_batch(RunContext& ctx, std::span<const Request> reqs) override {
+    return score_records_batch(ctx.backend, reqs, plan_, static_cast<double>(plan_.size()));
   }
 
  private:

@@ -20,6 +20,7 @@ class StaticExit : public ExitPolicy {
                   std::to_string(L) + " layers");
   }
   bool should_exit(int layers_run, const ExitFeatures&) override { return layers_run >= k_; }
+  int fixed_exit() const override { return k_; }
 
  private:
   int k_;

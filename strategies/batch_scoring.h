@@ -1,0 +1,35 @@
+// Several documents per forward pass: multiple-choice requests scored together through one fixed
+// layer plan, with Backend::run_layer_batch, giving per request what score_choices gives.
+//
+// Design: all contexts run through the plan as one batch (each request its own KV cache); then the
+// continuations go in rounds: round c batches choice c of every request that has one, each over
+// its own request's cache, which is rolled back to the context afterwards (as score_continuations
+// rolls back between choices). So no cache is ever copied, and the continuation rows of N
+// documents share one GEMM; the choices of one document are not batched with each other (that
+// would need a fork of the context cache per choice). The LM-head rows are exactly those of
+// score_choices, so counted work is the same as scoring the requests one by one.
+//
+// Strategies that run a fixed plan (full, static, layer removal, lesion) implement
+// Strategy::score_batch with this. Exit strategies decide per document and keep the default; they
+// could batch the layers below the earliest exit of the batch (not done).
+#pragma once
+#include <span>
+#include <vector>
+
+#include "backends/backend.h"
+#include "strategies/scoring.h"
+#include "strategies/strategy.h"
+#include "tasks/task.h"
+
+namespace eeb {
+
+// What score_choices(b, reqs[i], plan) returns, for every i, computed in batches of documents.
+// Errors as score_choices (empty context or continuation) before any layer runs.
+std::vector<ChoiceScores> score_choices_batch(Backend& b, std::span<const Request> reqs,
+                                              std::span<const int> plan);
+
+// Records of score_choices_batch (make_record with `layers` executed per sample).
+std::vector<SampleRecord> score_records_batch(Backend& b, std::span<const Request> reqs,
+                                              std::span<const int> plan, double layers);
+
+}  // namespace eeb
