@@ -154,6 +154,7 @@ void run_planned(ResultStore& store, int64_t run_id, const RunSpec& spec, Planne
   TrialOptions opt;
   opt.reps = ar.reps, opt.warmup = ar.warmup, opt.max_new_tokens = t.max_new_tokens;
   opt.seed = ar.seed, opt.quiet = ar.quiet, opt.log_samples = ar.log_samples;
+  opt.batch_docs = ar.batch_docs;
   opt.label = st->name() + (t.params.empty() ? "" : " " + t.params.dump());
   run_trial(in, *st, opt, store.done_samples(trial),
             [&](const SampleRecord& r) { store.add_sample(trial, to_row(r)); });

@@ -53,6 +53,11 @@ int main(int argc, char** argv) {
   r->add_flag("--log-samples", run.log_samples,
               "keep each sample's full context text, few-shot document ids and context/continuation token ids "
               "(as lm-eval's --log_samples), to diff prompts against another harness");
+  r->add_option("--batch-docs", run.batch_docs,
+                "score up to N consecutive documents per forward pass for strategies that allow it (full, static, "
+                "shortgpt, angular, lesion; the baseline beside them too); each batch is timed as one region and "
+                "its time split evenly over its samples (extra batch_size). 1: one document at a time")
+      ->check(CLI::Range(1, 4096));
   r->add_option("--warmup", run.warmup, "untimed, unrecorded warm-up samples")->check(CLI::Range(0, 1000));
   r->add_option("--max-new-tokens", run.max_new_tokens, "generation tasks: token limit")
       ->check(CLI::Range(1, 100000));

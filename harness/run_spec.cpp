@@ -66,7 +66,7 @@ json RunSpec::to_json() const {
           {"threads", a.threads},   {"reps", a.reps},         {"warmup", a.warmup},
           {"seed", a.seed},         {"isolate", a.isolate},   {"timeout_s", a.timeout_s},
           {"memory_limit_mb", a.memory_limit_mb},             {"log_samples", a.log_samples},
-          {"trials", trials_json}};
+          {"batch_docs", a.batch_docs},     {"trials", trials_json}};
 }
 
 RunSpec RunSpec::from_json(const json& j) {
@@ -82,6 +82,7 @@ RunSpec RunSpec::from_json(const json& j) {
     a.threads = j.at("threads"), a.reps = j.at("reps"), a.warmup = j.at("warmup"), a.seed = j.at("seed");
     a.isolate = j.at("isolate"), a.timeout_s = j.at("timeout_s"), a.memory_limit_mb = j.at("memory_limit_mb");
     a.log_samples = j.value("log_samples", false);  // absent in runs stored before --log-samples
+    a.batch_docs = j.value("batch_docs", 1);        // absent in runs stored before --batch-docs
     for (const auto& t : j.at("trials")) s.trials.push_back(TrialSpec::from_json(t));
     return s;
   } catch (const json::exception& e) {

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/stats.h"
 #include "harness/progress.h"
+#include "harness/runner_batch.h"
 #include "strategies/builtin.h"
 #include "tasks/rouge.h"
 #include "tokenizer/tokenizer.h"
@@ -94,6 +95,13 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
   std::vector<int> todo;
   for (int i = 0; i < static_cast<int>(in.docs.size()); ++i)
     if (!done.count(i)) todo.push_back(i);
+  // --batch-docs N > 1: several documents per score_batch call (runner_batch.h), where the strategy
+  // (and so the baseline beside it) computes them together; otherwise the loop below, unchanged.
+  if (opt.batch_docs > 1 && !generation && s.batches_documents()) {
+    BatchLoop loop{in, s, baseline.get(), opt, cb, ctx, ref_ctx, timed, request};
+    run_batches(loop, todo, sink);
+    return;
+  }
   // Warm-up: caches, allocator, thread pools. Not recorded.
   for (int w = 0; w < std::min<int>(opt.warmup, todo.size()) && timed; ++w) {
     auto req = request(todo[w]);

@@ -123,7 +123,7 @@ RunSpec parse_spec(const std::string& text, const std::string& name, const std::
     if (!r) rd.fail(rn->source(), "run must be a table ([run])");
     rd.only_keys(*r,
                  {"backend", "dtype", "db", "data", "reps", "warmup", "seed", "threads", "max_new_tokens", "isolate",
-                  "timeout_s", "memory_limit_mb", "log_samples"},
+                  "timeout_s", "memory_limit_mb", "log_samples", "batch_docs"},
                  "[run]");
     for (auto&& [k, v] : *r) {
       const std::string key(k.str());
@@ -138,6 +138,7 @@ RunSpec parse_spec(const std::string& text, const std::string& name, const std::
       else if (key == "max_new_tokens") max_new_tokens = int(rd.integer(v, "max_new_tokens", 1, 100000));
       else if (key == "isolate") a.isolate = rd.boolean(v, "isolate");
       else if (key == "log_samples") a.log_samples = rd.boolean(v, "log_samples");
+      else if (key == "batch_docs") a.batch_docs = int(rd.integer(v, "batch_docs", 1, 4096));
       else if (key == "timeout_s") a.timeout_s = rd.number(v, "timeout_s");
       else if (key == "memory_limit_mb") a.memory_limit_mb = rd.integer(v, "memory_limit_mb", 0, 1L << 40);
     }
@@ -151,6 +152,7 @@ RunSpec parse_spec(const std::string& text, const std::string& name, const std::
   take("seed", a.seed, cli.seed), take("threads", a.threads, cli.threads);
   take("max_new_tokens", max_new_tokens, cli.max_new_tokens), take("isolate", a.isolate, cli.isolate);
   take("timeout_s", a.timeout_s, cli.timeout_s), take("memory_limit_mb", a.memory_limit_mb, cli.memory_limit_mb);
+  take("batch_docs", a.batch_docs, cli.batch_docs);
 
   struct ModelEntry {
     std::string model, tokenizer;
