@@ -34,7 +34,11 @@ std::vector<int32_t> tokens_of(const SampleRecord& r) {
 
 // What the runner itself writes into every sample of a trial (beyond the strategy's measures).
 std::vector<MeasureSpec> runner_measures(bool generation) {
-  if (!generation) return {};
+  // --batch-docs (runner_batch.h); absent from samples scored one at a time, so then no metric.
+  MeasureSpec batch{"batch_size", Aggregation::mean,
+                    "documents per score_batch call (--batch-docs): a sample's time and counted work are its "
+                    "batch's divided by this"};
+  if (!generation) return {batch};
   return {{"rouge2", Aggregation::mean, "ROUGE-2 F1 of the generated text against the reference"},
           {"rougeL", Aggregation::mean, "ROUGE-L F1 of the generated text against the reference"},
           {"exact_match_full", Aggregation::mean,

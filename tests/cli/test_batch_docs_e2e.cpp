@@ -61,10 +61,11 @@ double sum_of(const std::map<int, Sample>& s, const char* key) {
 
 }  // namespace
 
-TEST_CASE("--batch-docs 4 gives the one-document scores on SST-2 (full, static with its baseline)", "[e2e][batch]") {
+TEST_CASE("run --batch-docs 4 gives the one-document scores on SST-2 (full, static with its baseline)", "[e2e][batch]") {
   SKIP_WITHOUT_DATA();
   const std::string dir = temp_dir("batch_docs");
-  const auto full1 = samples(run(dir, "full1", "-s full --reps 0"));
+  const std::string db1 = run(dir, "full1", "-s full --reps 0");
+  const auto full1 = samples(db1);
   const std::string db4 = run(dir, "full4", "-s full --reps 1 --warmup 1 --batch-docs 4");
   const auto full4 = samples(db4);
   check_same_scores(full1, full4);
@@ -77,6 +78,10 @@ TEST_CASE("--batch-docs 4 gives the one-document scores on SST-2 (full, static w
   CHECK(sum_of(full4, "flops") == Approx(sum_of(full1, "flops")).epsilon(1e-9));
   CHECK(sum_of(full4, "layer_tokens") == Approx(sum_of(full1, "layer_tokens")).epsilon(1e-9));
   CHECK(rows(db4, "SELECT json_extract(spec, '$.batch_docs') FROM runs")[0][0] == "4");
+  const std::string sql = "SELECT value FROM metrics WHERE name = 'batch_size' AND grp = ''";
+  REQUIRE(rows(db4, sql).size() == 1);
+  CHECK(std::stod(rows(db4, sql)[0][0]) == 4);
+  CHECK(rows(db1, sql).empty());
 
   // A strategy with its baseline, batched on both sides; 40 documents = batches of 16, 16 and 8.
   const auto st1 = samples(run(dir, "static1", "-s static -p '{\"layer\": 6}' --reps 0"));
@@ -92,7 +97,7 @@ TEST_CASE("--batch-docs 4 gives the one-document scores on SST-2 (full, static w
   CHECK(sum_of(st16, "flops_full") == Approx(sum_of(full1, "flops")).epsilon(1e-9));
 }
 
-TEST_CASE("--batch-docs leaves a per-document exit strategy on the one-document path", "[e2e][batch]") {
+TEST_CASE("run --batch-docs leaves a per-document exit strategy on the one-document path", "[e2e][batch]") {
   SKIP_WITHOUT_DATA();
   const std::string dir = temp_dir("batch_docs_exit");
   const auto s = samples(run(dir, "conf", "-s confidence -p '{\"tau\": 0.9}' --reps 0 --batch-docs 8"));
