@@ -175,6 +175,17 @@ std::unique_ptr<Hidden> Backend::concat(std::span<const Hidden* const> parts) {
   return do_concat(parts, static_cast<int>(n));
 }
 
+std::unique_ptr<Hidden> Backend::stack(std::span<const Hidden* const> parts) {
+  if (parts.empty()) refuse("stack: no parts");
+  long long n = 0;
+  for (const Hidden* p : parts) {
+    if (!p) refuse("stack: null part");
+    n += p->n_tokens();
+  }
+  if (n > INT32_MAX / std::max(config().dim, 1)) refuse("stack: too many rows");
+  return do_stack(parts, static_cast<int>(n));
+}
+
 // ---- defaults -----------------------------------------------------------------------------------
 
 void Backend::do_token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,

@@ -120,6 +120,11 @@ class Backend {
   std::unique_ptr<Hidden> slice(const Hidden& h, int row0, int n);
   // Rows of several Hiddens stacked in order; their positions must be consecutive.
   std::unique_ptr<Hidden> concat(std::span<const Hidden* const> parts);
+  // Rows of several Hiddens stacked in order whatever their positions (e.g. the last context row of
+  // each document of a batch), for the read-outs only (logits, token_logprobs, exit_features,
+  // read_hidden): one LM-head GEMM over rows of different sequences. Its positions are nominal
+  // (it starts at parts[0]'s), so it is not an input for run_layer.
+  std::unique_ptr<Hidden> stack(std::span<const Hidden* const> parts);
 
   virtual std::unique_ptr<RegionTimer> new_timer();  // default: steady_clock
   virtual void synchronize() {}
@@ -143,6 +148,11 @@ class Backend {
   virtual std::unique_ptr<Hidden> do_slice(const Hidden& h, int row0, int n) = 0;
   // parts: non-empty, non-null, consecutive positions, at most INT32_MAX rows in all.
   virtual std::unique_ptr<Hidden> do_concat(std::span<const Hidden* const> parts, int rows) = 0;
+  // parts as for do_concat but of any positions. Default: do_concat (the CPU and CUDA backends copy
+  // rows and read only parts[0]'s position).
+  virtual std::unique_ptr<Hidden> do_stack(std::span<const Hidden* const> parts, int rows) {
+    return do_concat(parts, rows);
+  }
 
  private:
   [[noreturn]] void refuse(const std::string& msg) const;

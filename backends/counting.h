@@ -65,6 +65,9 @@ class CountingBackend : public Backend {
   std::unique_ptr<Hidden> do_concat(std::span<const Hidden* const> parts, int) override {
     return b_.concat(parts);
   }
+  std::unique_ptr<Hidden> do_stack(std::span<const Hidden* const> parts, int) override {
+    return b_.stack(parts);
+  }
 
  private:
   void add_head_rows(double n);

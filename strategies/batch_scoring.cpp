@@ -15,20 +15,6 @@ void run_plan_batch(Backend& b, std::span<const int> plan, std::vector<Hidden*>&
   for (int l : plan) b.run_layer_batch(l, hs, kvs);
 }
 
-// Adds the continuation rows' log-probabilities (tokens 1..k-1, from the rows after token j) to a
-// choice's score exactly as score_continuations does.
-void add_rows(Backend& b, const Hidden& h, const std::vector<int32_t>& cont, int skip, double& sum,
-              bool& greedy) {
-  const int k = static_cast<int>(cont.size());
-  std::vector<double> lps(k - 1);
-  std::vector<int32_t> tops(k - 1);
-  b.token_logprobs(h, 0, std::span<const int32_t>(cont.data() + 1, k - 1), lps.data(), tops.data());
-  for (int j = std::max(0, skip - 1); j < k - 1; ++j) {
-    sum += lps[j];
-    greedy = greedy && tops[j] == cont[j + 1];
-  }
-}
-
 }  // namespace
 
 std::vector<ChoiceScores> score_choices_batch(Backend& b, std::span<const Request> reqs,
@@ -64,23 +50,34 @@ std::vector<ChoiceScores> score_choices_batch(Backend& b, std::span<const Reques
     out[i].loglik.assign(reqs[i].continuations.size(), 0.0);
     out[i].is_greedy.assign(reqs[i].continuations.size(), true);
   }
-  // Round ci: choice ci of every request, each over its own cache, rolled back afterwards.
+  // Round ci: choice ci of every request that has one. Its first token is scored from the last
+  // context rows, stacked into one LM-head call; the rest run through the plan batched, each over
+  // its own request's cache, rolled back afterwards.
   for (size_t ci = 0; ci < rounds; ++ci) {
-    std::vector<size_t> who;
+    std::vector<size_t> has, who;
+    std::vector<const Hidden*> heads;
+    std::vector<int32_t> first;
+    for (size_t i = 0; i < n; ++i)
+      if (ci < reqs[i].continuations.size()) {
+        has.push_back(i);
+        heads.push_back(last[i].get());
+        first.push_back(reqs[i].continuations[ci][0]);
+      }
+    auto stacked = b.stack(heads);
+    std::vector<double> lp(has.size());
+    std::vector<int32_t> top(has.size());
+    b.token_logprobs(*stacked, 0, first, lp.data(), top.data());
     std::vector<std::unique_ptr<Hidden>> rows;
     hs.clear(), kvs.clear();
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t w = 0; w < has.size(); ++w) {
+      const size_t i = has[w];
       const Request& r = reqs[i];
-      if (ci >= r.continuations.size()) continue;
       const auto& cont = r.continuations[ci];
       // Partial scoring: the first `skip` tokens are the choice's own context, conditioned on only.
       const int skip = ci < r.unscored.size() ? r.unscored[ci] : 0;
-      double lp = 0;
-      int32_t top = -1;
-      b.token_logprobs(*last[i], 0, std::span<const int32_t>(cont.data(), 1), &lp, &top);
       if (skip == 0) {
-        out[i].loglik[ci] += lp;
-        out[i].is_greedy[ci] = top == cont[0];
+        out[i].loglik[ci] += lp[w];
+        out[i].is_greedy[ci] = top[w] == cont[0];
       }
       const int k = static_cast<int>(cont.size());
       if (k < 2) continue;
@@ -92,13 +89,30 @@ std::vector<ChoiceScores> score_choices_batch(Backend& b, std::span<const Reques
     }
     if (who.empty()) continue;
     run_plan_batch(b, plan, hs, kvs);
+    // Every continuation row of the round in one LM-head call: row j of a choice predicts token j+1.
+    std::vector<const Hidden*> parts;
+    std::vector<int32_t> targets;
+    for (size_t w = 0; w < who.size(); ++w) {
+      const auto& cont = reqs[who[w]].continuations[ci];
+      parts.push_back(rows[w].get());
+      targets.insert(targets.end(), cont.begin() + 1, cont.end());
+    }
+    auto all_rows = b.stack(parts);
+    std::vector<double> lps(targets.size());
+    std::vector<int32_t> tops(targets.size());
+    b.token_logprobs(*all_rows, 0, targets, lps.data(), tops.data());
+    size_t at = 0;
     for (size_t w = 0; w < who.size(); ++w) {
       const size_t i = who[w];
       const Request& r = reqs[i];
+      const auto& cont = r.continuations[ci];
+      const int k = static_cast<int>(cont.size());
       const int skip = ci < r.unscored.size() ? r.unscored[ci] : 0;
-      bool greedy = out[i].is_greedy[ci];
-      add_rows(b, *rows[w], r.continuations[ci], skip, out[i].loglik[ci], greedy);
-      out[i].is_greedy[ci] = greedy;
+      for (int j = std::max(0, skip - 1); j < k - 1; ++j) {
+        out[i].loglik[ci] += lps[at + j];
+        out[i].is_greedy[ci] = out[i].is_greedy[ci] && tops[at + j] == cont[j + 1];
+      }
+      at += k - 1;
       caches[i]->truncate_all(static_cast<int>(r.context.size()), L);
     }
   }

@@ -6,8 +6,10 @@
 // its own request's cache, which is rolled back to the context afterwards (as score_continuations
 // rolls back between choices). So no cache is ever copied, and the continuation rows of N
 // documents share one GEMM; the choices of one document are not batched with each other (that
-// would need a fork of the context cache per choice). The LM-head rows are exactly those of
-// score_choices, so counted work is the same as scoring the requests one by one.
+// would need a fork of the context cache per choice). The LM head runs once per round over the
+// rows of every document (Backend::stack): the first continuation token of each from its last
+// context row, the other tokens from the continuation rows. Those are exactly the LM-head rows of
+// score_choices, so the counted work is the same as scoring the requests one by one.
 //
 // Strategies that run a fixed plan (full, static, layer removal, lesion) implement
 // Strategy::score_batch with this. Exit strategies decide per document and keep the default; they

@@ -164,3 +164,28 @@ TEST_CASE("run_layer_batch refuses misuse before running anything") {
   CHECK(t.kv[0]->length(0) == 0);
   CHECK(s.kv[1]->length(0) == 3);
 }
+
+TEST_CASE("stack: rows of different sequences for one LM-head call") {
+  Model m = random_model(arch_config("llama"), 3);
+  auto inner = make_backend("cpu", m, BackendOptions{});
+  CountingBackend b(*inner);
+  State s = start(b, {{0, 2}, {5, 1}, {3, 3}});
+  std::vector<const Hidden*> parts = {s.h[0].get(), s.h[1].get(), s.h[2].get()};
+  CHECK_THROWS_WITH(b.concat(parts), Catch::Contains("expected 2"));  // positions do not follow
+  auto st = b.stack(parts);
+  REQUIRE(st->n_tokens() == 6);
+  const int V = m.cfg.vocab_size;
+  std::vector<float> all(6 * V), one;
+  b.logits(*st, 0, 6, all.data());
+  int row = 0;
+  for (const Hidden* p : parts) {
+    one.resize(static_cast<size_t>(p->n_tokens()) * V);
+    b.logits(*p, 0, p->n_tokens(), one.data());
+    std::vector<float> got(all.begin() + row * V, all.begin() + (row + p->n_tokens()) * V);
+    CHECK(max_rel(got, one) <= 1e-5);
+    row += p->n_tokens();
+  }
+  CHECK_THROWS_WITH(b.stack({}), Catch::Contains("stack: no parts"));
+  std::vector<const Hidden*> with_null = {s.h[0].get(), nullptr};
+  CHECK_THROWS_WITH(b.stack(with_null), Catch::Contains("stack: null part"));
+}
