@@ -18,7 +18,8 @@ void run_plan_batch(Backend& b, std::span<const int> plan, std::vector<Hidden*>&
 }  // namespace
 
 std::vector<ChoiceScores> score_choices_batch(Backend& b, std::span<const Request> reqs,
-                                              std::span<const int> plan) {
+                                              std::span<const int> plan,
+                                              std::vector<CachedStart>* starts) {
   const int L = b.config().n_layers;
   const size_t n = reqs.size();
   size_t rounds = 0;
@@ -28,16 +29,26 @@ std::vector<ChoiceScores> score_choices_batch(Backend& b, std::span<const Reques
       if (c.empty()) throw Error("request " + std::to_string(r.index) + ": empty continuation");
     rounds = std::max(rounds, r.continuations.size());
   }
+  if (starts && starts->size() != n)
+    throw Error("score_choices_batch: " + std::to_string(starts->size()) + " cached starts for " +
+                std::to_string(n) + " requests");
   // Contexts, all together.
   std::vector<std::unique_ptr<KVCache>> caches;
   std::vector<std::unique_ptr<Hidden>> ctx;
   std::vector<Hidden*> hs;
   std::vector<KVCache*> kvs;
-  for (const Request& r : reqs) {
+  for (size_t i = 0; i < n; ++i) {
+    const Request& r = reqs[i];
+    const int n_ctx = static_cast<int>(r.context.size());
+    CachedStart* st = starts && (*starts)[i].kv ? &(*starts)[i] : nullptr;
+    if (st && (st->cached < 0 || st->cached >= n_ctx))
+      throw Error("request " + std::to_string(r.index) + ": " + std::to_string(st->cached) +
+                  " cached context tokens outside [0, " + std::to_string(n_ctx) + ")");
+    const int from = st ? st->cached : 0;
     size_t max_cont = 0;
     for (const auto& c : r.continuations) max_cont = std::max(max_cont, c.size());
-    caches.push_back(b.new_cache(static_cast<int>(r.context.size() + max_cont)));
-    ctx.push_back(b.embed(r.context, 0));
+    caches.push_back(st ? std::move(st->kv) : b.new_cache(static_cast<int>(n_ctx + max_cont)));
+    ctx.push_back(b.embed(std::span<const int32_t>(r.context).subspan(from), from));
     hs.push_back(ctx.back().get()), kvs.push_back(caches.back().get());
   }
   run_plan_batch(b, plan, hs, kvs);

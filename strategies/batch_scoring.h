@@ -25,10 +25,21 @@
 
 namespace eeb {
 
+// Where a request's context starts: a KV cache that already holds the plan's keys/values of its
+// first `cached` context tokens (e.g. a fork of a shared few-shot prefix's cache), so only the
+// rest of the context runs. cached < the context's length (the last context row is needed), and
+// the cache's capacity covers the context and the longest continuation. kv null: from scratch.
+struct CachedStart {
+  std::unique_ptr<KVCache> kv;
+  int cached = 0;
+};
+
 // What score_choices(b, reqs[i], plan) returns, for every i, computed in batches of documents.
-// Errors as score_choices (empty context or continuation) before any layer runs.
+// Errors as score_choices (empty context or continuation) before any layer runs. starts: null, or
+// one entry per request (the caches are used up).
 std::vector<ChoiceScores> score_choices_batch(Backend& b, std::span<const Request> reqs,
-                                              std::span<const int> plan);
+                                              std::span<const int> plan,
+                                              std::vector<CachedStart>* starts = nullptr);
 
 // Records of score_choices_batch (make_record with `layers` executed per sample).
 std::vector<SampleRecord> score_records_batch(Backend& b, std::span<const Request> reqs,

@@ -168,3 +168,41 @@ TEST_CASE("score_batch of shortgpt and full on sst2 with the shared model equals
     check_same(st->score_batch(ctx, reqs), want);
   }
 }
+
+TEST_CASE("score_choices_batch from cached context starts (a prefix's KV cache) equals from scratch", "[batch]") {
+  Synthetic s;
+  const std::vector<int> plan = {0, 2, 3};
+  auto want = score_choices_batch(*s.b, s.reqs, plan);
+  // Each request but the second starts from a cache holding its first half of the context, run
+  // through the plan one request at a time (what a prefix cache's fork holds).
+  std::vector<CachedStart> starts(s.reqs.size());
+  for (size_t i = 0; i < s.reqs.size(); ++i) {
+    const auto& r = s.reqs[i];
+    const int n_ctx = static_cast<int>(r.context.size()), p = n_ctx / 2;
+    if (i == 1 || p == 0) continue;
+    size_t max_cont = 0;
+    for (const auto& c : r.continuations) max_cont = std::max(max_cont, c.size());
+    starts[i].kv = s.b->new_cache(n_ctx + static_cast<int>(max_cont));
+    starts[i].cached = p;
+    auto h = s.b->embed(std::span(r.context).first(p), 0);
+    for (int l : plan) s.b->run_layer(l, *h, *starts[i].kv);
+  }
+  double rows = 0;  // only the uncached context rows and the continuations run
+  for (size_t i = 0; i < s.reqs.size(); ++i) {
+    rows += static_cast<double>(s.reqs[i].context.size()) - starts[i].cached;
+    for (const auto& c : s.reqs[i].continuations) rows += static_cast<double>(c.size()) - 1;
+  }
+  CountingBackend c(*s.b);
+  auto got = score_choices_batch(c, s.reqs, plan, &starts);
+  CHECK(c.count().layer_tokens == rows * static_cast<double>(plan.size()));
+  for (size_t i = 0; i < s.reqs.size(); ++i)
+    for (size_t k = 0; k < want[i].loglik.size(); ++k) {
+      INFO("request " << i << " choice " << k);
+      CHECK(got[i].loglik[k] == Approx(want[i].loglik[k]).epsilon(1e-5));
+      CHECK(got[i].is_greedy[k] == want[i].is_greedy[k]);
+    }
+  std::vector<CachedStart> bad(s.reqs.size());
+  bad[0].kv = s.b->new_cache(64);
+  bad[0].cached = static_cast<int>(s.reqs[0].context.size());
+  CHECK_THROWS_WITH(score_choices_batch(*s.b, s.reqs, plan, &bad), Catch::Contains("cached context tokens outside"));
+}
