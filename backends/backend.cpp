@@ -118,23 +118,50 @@ std::unique_ptr<Hidden> Backend::embed(std::span<const int32_t> tokens, int pos0
   return do_embed(tokens, pos0);
 }
 
-void Backend::run_layer(int layer, Hidden& h, KVCache& kv) {
+void Backend::check_layer_(int layer, const Hidden& h, const KVCache& kv, const char* what) const {
   const int L = config().n_layers;
   if (layer < 0 || layer >= L)
-    refuse("run_layer: layer " + S(layer) + " outside [0, " + S(L) + ")");
+    refuse(std::string(what) + ": layer " + S(layer) + " outside [0, " + S(L) + ")");
   if (kv.n_layers() != L)
-    refuse("run_layer: the KV cache has " + S(kv.n_layers()) + " layers, the model " + S(L));
+    refuse(std::string(what) + ": the KV cache has " + S(kv.n_layers()) + " layers, the model " + S(L));
   const int n = h.n_tokens(), pos0 = h.pos0();
   if (kv.length(layer) != pos0)
-    refuse("run_layer(" + S(layer) + "): hidden starts at position " + S(pos0) +
+    refuse(std::string(what) + "(" + S(layer) + "): hidden starts at position " + S(pos0) +
          " but the layer's KV cache holds " + S(kv.length(layer)) + " positions");
   if (static_cast<long long>(pos0) + n > kv.capacity())
-    refuse("run_layer(" + S(layer) + "): positions [" + S(pos0) + ", " +
+    refuse(std::string(what) + "(" + S(layer) + "): positions [" + S(pos0) + ", " +
          S(static_cast<long long>(pos0) + n) + ") exceed the KV cache capacity " +
          S(kv.capacity()));
-  if (n == 0) return;
+}
+
+void Backend::run_layer(int layer, Hidden& h, KVCache& kv) {
+  check_layer_(layer, h, kv, "run_layer");
+  if (h.n_tokens() == 0) return;
+  const int pos0 = h.pos0(), n = h.n_tokens();
   do_run_layer(layer, h, kv);
   kv.len_[layer] = pos0 + n;
+}
+
+void Backend::run_layer_batch(int layer, std::span<Hidden* const> hs,
+                              std::span<KVCache* const> kvs) {
+  if (hs.size() != kvs.size())
+    refuse("run_layer_batch: " + S(static_cast<long long>(hs.size())) + " hiddens but " +
+           S(static_cast<long long>(kvs.size())) + " KV caches");
+  // Two entries sharing a cache (or a hidden) would write the same positions twice.
+  std::vector<Hidden*> h;
+  std::vector<KVCache*> kv;
+  for (size_t i = 0; i < hs.size(); ++i) {
+    if (!hs[i] || !kvs[i]) refuse("run_layer_batch: null hidden or KV cache");
+    check_layer_(layer, *hs[i], *kvs[i], "run_layer_batch");
+    for (size_t j = 0; j < i; ++j)
+      if (hs[j] == hs[i] || kvs[j] == kvs[i])
+        refuse("run_layer_batch: sequences " + S(static_cast<long long>(j)) + " and " +
+               S(static_cast<long long>(i)) + " share a hidden or a KV cache");
+    if (hs[i]->n_tokens() > 0) h.push_back(hs[i]), kv.push_back(kvs[i]);
+  }
+  if (h.empty()) return;
+  do_run_layer_batch(layer, h, kv);
+  for (size_t i = 0; i < h.size(); ++i) kv[i]->len_[layer] = h[i]->pos0() + h[i]->n_tokens();
 }
 
 void Backend::logits(const Hidden& h, int row0, int n, float* out) {
@@ -184,6 +211,17 @@ std::unique_ptr<Hidden> Backend::concat(std::span<const Hidden* const> parts) {
   return do_concat(parts, static_cast<int>(n));
 }
 
+std::unique_ptr<Hidden> Backend::stack(std::span<const Hidden* const> parts) {
+  if (parts.empty()) refuse("stack: no parts");
+  long long n = 0;
+  for (const Hidden* p : parts) {
+    if (!p) refuse("stack: null part");
+    n += p->n_tokens();
+  }
+  if (n > INT32_MAX / std::max(config().dim, 1)) refuse("stack: too many rows");
+  return do_stack(parts, static_cast<int>(n));
+}
+
 // ---- defaults -----------------------------------------------------------------------------------
 
 void Backend::do_token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,
@@ -203,6 +241,11 @@ void Backend::do_token_logprobs(const Hidden& h, int row0, std::span<const int32
       if (argmax) argmax[i0 + i] = top;
     }
   }
+}
+
+void Backend::do_run_layer_batch(int layer, std::span<Hidden* const> hs,
+                                 std::span<KVCache* const> kvs) {
+  for (size_t i = 0; i < hs.size(); ++i) do_run_layer(layer, *hs[i], *kvs[i]);
 }
 
 ExitFeatures Backend::do_exit_features(const Hidden& h, int row) {

@@ -121,6 +121,12 @@ class Backend {
   // cache. Requires 0 <= layer < n_layers, kv.length(layer) == h.pos0() and the rows to fit the
   // cache's capacity; an empty h is a no-op.
   void run_layer(int layer, Hidden& h, KVCache& kv);
+  // Several independent sequences through block `layer` at once: the same as run_layer(layer,
+  // *hs[i], *kvs[i]) for every i (each sequence its own positions and cache), but a backend may
+  // compute all their rows together (the CPU backend: one GEMM per projection over the stacked
+  // rows, attention per sequence). Every pair is checked as run_layer checks it, the caches and
+  // hiddens must be distinct, and nothing runs when one fails; empty hiddens are skipped.
+  void run_layer_batch(int layer, std::span<Hidden* const> hs, std::span<KVCache* const> kvs);
   // Final norm + LM head for rows [row0, row0 + n) of h, into out (n × vocab, row-major).
   void logits(const Hidden& h, int row0, int n, float* out);
   // log p(targets[i] | row row0 + i) for i in [0, targets.size()), computed in float64 on the host
@@ -136,6 +142,11 @@ class Backend {
   std::unique_ptr<Hidden> slice(const Hidden& h, int row0, int n);
   // Rows of several Hiddens stacked in order; their positions must be consecutive.
   std::unique_ptr<Hidden> concat(std::span<const Hidden* const> parts);
+  // Rows of several Hiddens stacked in order whatever their positions (e.g. the last context row of
+  // each document of a batch), for the read-outs only (logits, token_logprobs, exit_features,
+  // read_hidden): one LM-head GEMM over rows of different sequences. Its positions are nominal
+  // (it starts at parts[0]'s), so it is not an input for run_layer.
+  std::unique_ptr<Hidden> stack(std::span<const Hidden* const> parts);
 
   virtual std::unique_ptr<RegionTimer> new_timer();  // default: steady_clock
   virtual void synchronize() {}
@@ -151,6 +162,10 @@ class Backend {
   virtual std::unique_ptr<Hidden> do_embed(std::span<const int32_t> tokens, int pos0) = 0;
   // h has at least one row; the base sets kv.length(layer) to pos0 + rows afterwards.
   virtual void do_run_layer(int layer, Hidden& h, KVCache& kv) = 0;
+  // hs, kvs: same size >= 1, checked pairs, every h non-empty; the base advances the lengths.
+  // Default: do_run_layer on each pair in order.
+  virtual void do_run_layer_batch(int layer, std::span<Hidden* const> hs,
+                                  std::span<KVCache* const> kvs);
   virtual void do_logits(const Hidden& h, int row0, int n, float* out) = 0;  // n >= 1
   // Default: float64 log-softmax over do_logits(), 32 rows at a time.
   virtual void do_token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,
@@ -160,10 +175,16 @@ class Backend {
   virtual std::unique_ptr<Hidden> do_slice(const Hidden& h, int row0, int n) = 0;
   // parts: non-empty, non-null, consecutive positions, at most INT32_MAX rows in all.
   virtual std::unique_ptr<Hidden> do_concat(std::span<const Hidden* const> parts, int rows) = 0;
+  // parts as for do_concat but of any positions. Default: do_concat (the CPU and CUDA backends copy
+  // rows and read only parts[0]'s position).
+  virtual std::unique_ptr<Hidden> do_stack(std::span<const Hidden* const> parts, int rows) {
+    return do_concat(parts, rows);
+  }
 
  private:
   [[noreturn]] void refuse(const std::string& msg) const;
   void check_rows_(const Hidden& h, int row0, int n, const char* what) const;
+  void check_layer_(int layer, const Hidden& h, const KVCache& kv, const char* what) const;
 };
 
 // Convenience: run layers [first, last) in order.

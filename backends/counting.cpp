@@ -1,6 +1,8 @@
 #include "backends/counting.h"
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 namespace eeb {
 
@@ -27,15 +29,29 @@ double weight_bytes_per_token(const ModelConfig& c, const std::string& dtype) {
 }
 
 void CountingBackend::do_run_layer(int layer, Hidden& h, KVCache& kv) {
-  const double n = h.n_tokens(), p0 = h.pos0();
+  const int n = h.n_tokens(), p0 = h.pos0();
   b_.run_layer(layer, h, kv);
+  add_layer_rows(n, p0);
+}
+
+void CountingBackend::do_run_layer_batch(int layer, std::span<Hidden* const> hs,
+                                         std::span<KVCache* const> kvs) {
+  std::vector<std::pair<int, int>> rows;  // (n, pos0) before the layer ran
+  for (const Hidden* h : hs) rows.emplace_back(h->n_tokens(), h->pos0());
+  b_.run_layer_batch(layer, hs, kvs);
+  for (auto [n, p0] : rows) add_layer_rows(n, p0);
+}
+
+// n rows at positions [p0, p0 + n) through one layer.
+void CountingBackend::add_layer_rows(int rows, int pos0) {
+  const double n = rows, p0 = pos0;
   // Row r attends over positions [0, p0 + r]: sum = n * p0 + n (n + 1) / 2; under a sliding
   // window W over at most W of them.
   const int W = b_.config().sliding_window;
   double att = n * p0 + n * (n + 1) / 2;
   if (W > 0) {
     att = 0;
-    for (int r = 0; r < h.n_tokens(); ++r) att += std::min<double>(p0 + r + 1, W);
+    for (int r = 0; r < rows; ++r) att += std::min<double>(p0 + r + 1, W);
   }
   count_.layer_tokens += n;
   count_.attended += att;

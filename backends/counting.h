@@ -55,6 +55,9 @@ class CountingBackend : public Backend {
     return b_.embed(tokens, pos0);
   }
   void do_run_layer(int layer, Hidden& h, KVCache& kv) override;
+  // A batch counts as the sum of its sequences (each as do_run_layer counts it).
+  void do_run_layer_batch(int layer, std::span<Hidden* const> hs,
+                          std::span<KVCache* const> kvs) override;
   void do_logits(const Hidden& h, int row0, int n, float* out) override;
   void do_token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,
                          double* out, int32_t* argmax) override;
@@ -68,9 +71,13 @@ class CountingBackend : public Backend {
   std::unique_ptr<Hidden> do_concat(std::span<const Hidden* const> parts, int) override {
     return b_.concat(parts);
   }
+  std::unique_ptr<Hidden> do_stack(std::span<const Hidden* const> parts, int) override {
+    return b_.stack(parts);
+  }
 
  private:
   void add_head_rows(double n);
+  void add_layer_rows(int n, int pos0);
   Backend& b_;
   WorkCount count_;
 };

@@ -13,6 +13,7 @@ struct RunArgs {
   std::vector<std::string> subjects, sweeps;
   int shots = -1, limit = 0, threads = 0;
   int reps = 3, warmup = 2, max_new_tokens = 64;
+  int batch_docs = 1;  // documents per forward pass for strategies that batch (1: one at a time)
   unsigned long seed = 1234;
   long resume = 0;  // run id to finish
   bool quiet = false;

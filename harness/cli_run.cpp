@@ -182,6 +182,7 @@ void run_planned(ResultStore& store, int64_t run_id, const RunSpec& spec, Planne
   opt.reps = ar.reps, opt.warmup = ar.warmup, opt.max_new_tokens = t.max_new_tokens;
   opt.seed = ar.seed, opt.quiet = ar.quiet, opt.log_samples = ar.log_samples;
   opt.prefix_cache = ar.prefix_cache, opt.prefix_cache_mb = ar.prefix_cache_mb;
+  opt.batch_docs = ar.batch_docs;
   opt.label = st->name() + (t.params.empty() ? "" : " " + t.params.dump());
   run_trial(in, *st, opt, store.done_samples(trial),
             [&](const SampleRecord& r) {
@@ -344,6 +345,13 @@ int cmd_run(RunArgs a) {
     validate(spec);
   } else {
     spec = spec_from_args(a);  // a spec file or the flags; validated
+    // The batched loop (runner_batch.cpp) computes whole contexts: it does not use the prefix cache
+    // yet, so a batched run records the mode it really ran in (compare keys timings on it).
+    if (spec.args.batch_docs > 1 && spec.args.prefix_cache) {
+      spec.args.prefix_cache = false;
+      std::fprintf(stderr, "note: --batch-docs %d runs without the prefix cache (not combined yet)\n",
+                   spec.args.batch_docs);
+    }
   }
   if (!store) store = std::make_unique<ResultStore>(ResultStore::open(spec.args.db));
   const RunResult res = execute_run(*store, spec, run_id, a.only_trial);

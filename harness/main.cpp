@@ -62,6 +62,11 @@ int main(int argc, char** argv) {
                 "prefix cache budget in MiB, least recently used prefixes evicted (default 0: a quarter of "
                 "the free RAM, or of the free device memory on a GPU)")
       ->check(CLI::NonNegativeNumber);
+  r->add_option("--batch-docs", run.batch_docs,
+                "score up to N consecutive documents per forward pass for strategies that allow it (full, static, "
+                "shortgpt, angular, lesion; the baseline beside them too); each batch is timed as one region and "
+                "its time split evenly over its samples (extra batch_size). 1: one document at a time")
+      ->check(CLI::Range(1, 4096));
   r->add_option("--warmup", run.warmup, "untimed, unrecorded warm-up samples")->check(CLI::Range(0, 1000));
   r->add_option("--max-new-tokens", run.max_new_tokens, "generation tasks: token limit")
       ->check(CLI::Range(1, 100000));

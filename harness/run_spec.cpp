@@ -67,6 +67,7 @@ json RunSpec::to_json() const {
           {"seed", a.seed},         {"isolate", a.isolate},   {"timeout_s", a.timeout_s},
           {"memory_limit_mb", a.memory_limit_mb},             {"log_samples", a.log_samples},
           {"prefix_cache", a.prefix_cache},                   {"prefix_cache_mb", a.prefix_cache_mb},
+          {"batch_docs", a.batch_docs},
           {"trials", trials_json}};
 }
 
@@ -86,6 +87,7 @@ RunSpec RunSpec::from_json(const json& j) {
     // Runs stored before the prefix cache computed every context in full.
     a.prefix_cache = j.value("prefix_cache", false);
     a.prefix_cache_mb = j.value("prefix_cache_mb", 0.0);
+    a.batch_docs = j.value("batch_docs", 1);        // absent in runs stored before --batch-docs
     for (const auto& t : j.at("trials")) s.trials.push_back(TrialSpec::from_json(t));
     return s;
   } catch (const json::exception& e) {

@@ -10,6 +10,7 @@
 #include "core/stats.h"
 #include "harness/prefix_cache.h"
 #include "harness/progress.h"
+#include "harness/runner_batch.h"
 #include "strategies/builtin.h"
 #include "tasks/rouge.h"
 #include "tokenizer/tokenizer.h"
@@ -36,7 +37,11 @@ std::vector<int32_t> tokens_of(const SampleRecord& r) {
 
 // What the runner itself writes into every sample of a trial (beyond the strategy's measures).
 std::vector<MeasureSpec> runner_measures(bool generation) {
-  if (!generation) return {};
+  // --batch-docs (runner_batch.h); absent from samples scored one at a time, so then no metric.
+  MeasureSpec batch{"batch_size", Aggregation::mean,
+                    "documents per score_batch call (--batch-docs): a sample's time and counted work are its "
+                    "batch's divided by this"};
+  if (!generation) return {batch};
   return {{"rouge2", Aggregation::mean, "ROUGE-2 F1 of the generated text against the reference"},
           {"rougeL", Aggregation::mean, "ROUGE-L F1 of the generated text against the reference"},
           {"exact_match_full", Aggregation::mean,
@@ -101,6 +106,13 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
   std::vector<int> todo;
   for (int i = 0; i < static_cast<int>(in.docs.size()); ++i)
     if (!done.count(i)) todo.push_back(i);
+  // --batch-docs N > 1: several documents per score_batch call (runner_batch.h), where the strategy
+  // (and so the baseline beside it) computes them together; otherwise the loop below, unchanged.
+  if (opt.batch_docs > 1 && !generation && s.batches_documents()) {
+    BatchLoop loop{in, s, baseline.get(), opt, cb, ctx, ref_ctx, timed, request};
+    run_batches(loop, todo, sink);
+    return;
+  }
 
   // The prefix cache: on for multiple-choice tasks when the strategy says which plan its prefix needs
   // (then the baseline uses one too, so both sides of a speedup are measured with the same caching).

@@ -39,6 +39,7 @@ struct TrialOptions {
   uint64_t seed = 1234;     // which side is timed first on even documents; the bootstrap
   bool quiet = false;
   bool log_samples = false; // keep each sample's prompt tokens (lm-eval's --log_samples)
+  int batch_docs = 1;       // > 1: up to this many documents per score_batch call (runner_batch.h)
   std::string label;        // progress label
   // The prefix KV cache (harness/prefix_cache.h): multiple-choice documents sharing a context prefix
   // start from one computed copy, for strategies that declare a prefix_plan() (and their baseline

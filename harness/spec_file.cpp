@@ -123,7 +123,7 @@ RunSpec parse_spec(const std::string& text, const std::string& name, const std::
     if (!r) rd.fail(rn->source(), "run must be a table ([run])");
     rd.only_keys(*r,
                  {"backend", "dtype", "db", "data", "reps", "warmup", "seed", "threads", "max_new_tokens", "isolate",
-                  "timeout_s", "memory_limit_mb", "log_samples", "prefix_cache", "prefix_cache_mb"},
+                  "timeout_s", "memory_limit_mb", "log_samples", "prefix_cache", "prefix_cache_mb", "batch_docs"},
                  "[run]");
     for (auto&& [k, v] : *r) {
       const std::string key(k.str());
@@ -140,6 +140,7 @@ RunSpec parse_spec(const std::string& text, const std::string& name, const std::
       else if (key == "log_samples") a.log_samples = rd.boolean(v, "log_samples");
       else if (key == "prefix_cache") a.prefix_cache = rd.boolean(v, "prefix_cache");
       else if (key == "prefix_cache_mb") a.prefix_cache_mb = rd.number(v, "prefix_cache_mb");
+      else if (key == "batch_docs") a.batch_docs = int(rd.integer(v, "batch_docs", 1, 4096));
       else if (key == "timeout_s") a.timeout_s = rd.number(v, "timeout_s");
       else if (key == "memory_limit_mb") a.memory_limit_mb = rd.integer(v, "memory_limit_mb", 0, 1L << 40);
     }
@@ -155,6 +156,7 @@ RunSpec parse_spec(const std::string& text, const std::string& name, const std::
   take("timeout_s", a.timeout_s, cli.timeout_s), take("memory_limit_mb", a.memory_limit_mb, cli.memory_limit_mb);
   take("prefix_cache", a.prefix_cache, cli.prefix_cache);
   take("prefix_cache_mb", a.prefix_cache_mb, cli.prefix_cache_mb);
+  take("batch_docs", a.batch_docs, cli.batch_docs);
 
   struct ModelEntry {
     std::string model, tokenizer;

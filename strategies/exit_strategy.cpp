@@ -1,5 +1,8 @@
 // The strategy that runs any ExitPolicy (see exit_policy.h).
+#include <algorithm>
+
 #include "core/error.h"
+#include "strategies/batch_scoring.h"
 #include "strategies/exit_policy.h"
 #include "strategies/record.h"
 
@@ -54,6 +57,16 @@ class ExitStrategy : public Strategy {
     r.lm_head_calls = checks;
     r.extra["exit_layer"] = k;
     return r;
+  }
+
+  // A fixed exit (static) is a fixed plan: the documents go together; others decide per document.
+  bool batches_documents() const override { return p_->fixed_depth().has_value(); }
+  std::vector<SampleRecord> score_batch(RunContext& ctx, std::span<const Request> reqs) override {
+    if (!p_->fixed_depth()) return Strategy::score_batch(ctx, reqs);
+    const int k = std::min(*p_->fixed_depth(), ctx.backend.config().n_layers);
+    auto out = score_records_batch(ctx.backend, reqs, first_layers(k), k);
+    for (auto& r : out) r.extra["exit_layer"] = k;  // lm_head_calls stays 0: no features read
+    return out;
   }
 
  private:

@@ -1,4 +1,5 @@
 // Full depth: every layer, in order. The baseline every other strategy is compared with.
+#include "strategies/batch_scoring.h"
 #include "strategies/builtin.h"
 #include "strategies/decoding.h"
 #include "strategies/record.h"
@@ -16,6 +17,11 @@ class FullDepth : public Strategy {
     return make_record(req, score_choices(b, req, all_layers(L), ctx.prefix), L);
   }
   std::optional<std::vector<int>> prefix_plan(int n_layers) const override { return all_layers(n_layers); }
+  bool batches_documents() const override { return true; }
+  std::vector<SampleRecord> score_batch(RunContext& ctx, std::span<const Request> reqs) override {
+    const int L = ctx.backend.config().n_layers;
+    return score_records_batch(ctx.backend, reqs, all_layers(L), L);
+  }
   SampleRecord generate(RunContext& ctx, const Request& req, int max_new) override {
     auto& b = ctx.backend;
     auto out = greedy_decode(b, req.context, max_new, b.config().eos_id);

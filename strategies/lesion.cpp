@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "strategies/batch_scoring.h"
 #include "strategies/builtin.h"
 #include "strategies/record.h"
 
@@ -78,6 +79,10 @@ class Lesion : public Strategy {
   }
   // The lesioned plan (a swap reorders layers, so the prefix is keyed by the order too).
   std::optional<std::vector<int>> prefix_plan(int) const override { return plan_; }
+  bool batches_documents() const override { return true; }
+  std::vector<SampleRecord> score_batch(RunContext& ctx, std::span<const Request> reqs) override {
+    return score_records_batch(ctx.backend, reqs, plan_, static_cast<double>(plan_.size()));
+  }
 
   // Untimed, uncounted: next-token distributions of the lesioned and the full model at the scoring
   // position, compared.

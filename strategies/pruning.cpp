@@ -4,6 +4,7 @@
 //             on the last token (Gromov et al.).
 // The removed layers and every layer's score are part of the strategy's stored parameters.
 #include "core/error.h"
+#include "strategies/batch_scoring.h"
 #include "strategies/builtin.h"
 #include "strategies/calibration.h"
 #include "strategies/record.h"
@@ -50,6 +51,10 @@ class Pruned : public Strategy {
   }
   // The removal plan: the prefix's keys/values are those of the layers that remain.
   std::optional<std::vector<int>> prefix_plan(int) const override { return plan_; }
+  bool batches_documents() const override { return true; }
+  std::vector<SampleRecord> score_batch(RunContext& ctx, std::span<const Request> reqs) override {
+    return score_records_batch(ctx.backend, reqs, plan_, static_cast<double>(plan_.size()));
+  }
 
  private:
   std::string name_;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,11 @@ class Strategy {
   // Multiple-choice tasks: log-likelihood of each choice. Exactly the model work the strategy
   // would do in deployment: the runner times and counts this call as a whole.
   virtual SampleRecord score(RunContext& ctx, const Request& req) = 0;
+  // Several requests at once (the runner's --batch-docs): the records score() gives for each, in
+  // order, the runner timing and counting the call as a whole. Default: score() on each in turn
+  // (strategies/batch_scoring.cpp). A strategy that computes the documents together overrides it
+  // (strategies/batch_scoring.h) and says so with batches_documents().
+  virtual std::vector<SampleRecord> score_batch(RunContext& ctx, std::span<const Request> reqs);
   // Generation tasks: greedy decoding of up to max_new_tokens after req.context (stops at EOS).
   // The record's extra holds "tokens" (generated ids); layers_executed is per generated token.
   // Default: Error (the strategy does not support generation).
@@ -89,6 +95,8 @@ class Strategy {
   // layers_executed is a depth (layers run at the scoring position / per token), so the trial
   // reports avg_layers and pruning_ratio; false where that would mislead (speculative decoding).
   virtual bool reports_depth() const { return true; }
+  // score_batch computes several documents per forward pass (so the runner batches its calls).
+  virtual bool batches_documents() const { return false; }
 };
 
 using StrategyFactory = std::function<std::unique_ptr<Strategy>(const nlohmann::json& params)>;

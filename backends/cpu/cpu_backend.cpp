@@ -14,6 +14,7 @@
 #include <tuple>
 #include <utility>
 
+#include "backends/cpu/cpu_batch.h"
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/cpu_weights.h"
 #include "backends/cpu/weight_matrix.h"
@@ -101,6 +102,8 @@ class CpuBackend : public Backend {
   }
   std::unique_ptr<Hidden> do_embed(std::span<const int32_t> tokens, int pos0) override;
   void do_run_layer(int layer, Hidden& h, KVCache& kv) override;
+  void do_run_layer_batch(int layer, std::span<Hidden* const> hs,
+                          std::span<KVCache* const> kvs) override;
   void do_logits(const Hidden& h, int row0, int n, float* out) override;
   ExitFeatures do_exit_features(const Hidden& h, int row) override {
     row_logits_.resize(c_.vocab_size);
@@ -130,6 +133,7 @@ class CpuBackend : public Backend {
     if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
   }
   void ensure_rope(int positions);
+  void run_stacked(int layer, std::span<Hidden* const> hs, std::span<KVCache* const> kvs);
 
   ModelConfig c_;
   int threads_ = 1, q_dim_ = 0, kv_dim_ = 0, qkv_dim_ = 0;
@@ -145,6 +149,7 @@ class CpuBackend : public Backend {
   int rope_positions_ = 0;
   // Scratch, reused across calls.
   std::vector<float> xn_, qkv_, att_, gu_, row_logits_;
+  std::vector<float> xb_;  // a batch's stacked rows
   cpu::AttentionScratch attn_;
 };
 
@@ -284,6 +289,77 @@ void CpuBackend::do_run_layer(int layer, Hidden& hid, KVCache& kvc) {
   cpu::matmul(xn_.data(), n, D, D, w.wup, gu_.data() + H, 2 * H, 0.0f, threads_);
   cpu::swiglu(gu_.data(), n, H, threads_);
   cpu::matmul(gu_.data(), n, H, 2 * H, w.wdown, x, D, 1.0f, threads_);
+}
+
+// A batch of sequences (Backend::run_layer_batch): groups of at most kBatchRows stacked rows (a
+// longer sequence alone), so scratch stays bounded; a group of one is the one-sequence path.
+void CpuBackend::do_run_layer_batch(int layer, std::span<Hidden* const> hs,
+                                    std::span<KVCache* const> kvs) {
+  constexpr long kBatchRows = 1024;  // GEMM throughput is flat well below this many rows
+  size_t i = 0;
+  while (i < hs.size()) {
+    size_t j = i + 1;
+    long rows = hs[i]->n_tokens();
+    while (j < hs.size() && rows + hs[j]->n_tokens() <= kBatchRows) rows += hs[j++]->n_tokens();
+    if (j == i + 1) do_run_layer(layer, *hs[i], *kvs[i]);
+    else run_stacked(layer, hs.subspan(i, j - i), kvs.subspan(i, j - i));
+    i = j;
+  }
+}
+
+// do_run_layer over the stacked rows of several sequences: the same kernels, with rmsnorm, the
+// projections, biases, head norms and the MLP over all rows at once and RoPE, the KV write and
+// attention per sequence (cpu_batch.h). Rows are copied in and out of one block.
+void CpuBackend::run_stacked(int layer, std::span<Hidden* const> hs, std::span<KVCache* const> kvs) {
+  std::vector<cpu::BatchSegment> segs;
+  int n = 0, end = 0;
+  for (size_t i = 0; i < hs.size(); ++i) {
+    auto& h = as_cpu(*hs[i]);
+    auto* kv = dynamic_cast<CpuCache*>(kvs[i]);
+    if (!kv || kv->kv_dim() != kv_dim_) fail("KV cache does not come from this CPU backend");
+    segs.push_back({n, h.n_tokens(), h.pos0(), kv->k(layer), kv->v(layer)});
+    n += h.n_tokens();
+    end = std::max(end, h.pos0() + h.n_tokens());
+  }
+  use_threads();
+  ensure_rope(end);
+  const LayerWeights& w = layers_[layer];
+  const int D = c_.dim, H = c_.hidden_dim, hd = c_.head_dim;
+  xb_.resize(static_cast<size_t>(n) * D);
+  xn_.resize(static_cast<size_t>(n) * D);
+  qkv_.resize(static_cast<size_t>(n) * qkv_dim_);
+  att_.resize(static_cast<size_t>(n) * q_dim_);
+  gu_.resize(static_cast<size_t>(n) * 2 * H);
+  float* x = xb_.data();
+  for (size_t i = 0; i < hs.size(); ++i)
+    std::memcpy(x + static_cast<size_t>(segs[i].row0) * D, as_cpu(*hs[i]).row(0),
+                sizeof(float) * segs[i].n * D);
+
+  cpu::rmsnorm(x, n, D, w.attn_norm.data(), c_.norm_eps, xn_.data(), threads_);
+  float* qkv = qkv_.data();  // row r: [q | k | v], as in do_run_layer
+  cpu::matmul(xn_.data(), n, D, D, w.wq, qkv, qkv_dim_, 0.0f, threads_);
+  cpu::matmul(xn_.data(), n, D, D, w.wk, qkv + q_dim_, qkv_dim_, 0.0f, threads_);
+  cpu::matmul(xn_.data(), n, D, D, w.wv, qkv + q_dim_ + kv_dim_, qkv_dim_, 0.0f, threads_);
+  if (!w.bqkv.empty()) cpu::add_row_bias(qkv_.data(), n, qkv_dim_, w.bqkv.data(), threads_);
+  if (!w.q_norm.empty()) {
+    cpu::head_rmsnorm(qkv_.data(), n, qkv_dim_, c_.n_heads, hd, w.q_norm.data(), c_.norm_eps, threads_);
+    cpu::head_rmsnorm(qkv_.data() + q_dim_, n, qkv_dim_, c_.n_kv_heads, hd, w.k_norm.data(), c_.norm_eps,
+                      threads_);
+  }
+  const cpu::SegmentShape shape{q_dim_, kv_dim_, c_.n_heads, c_.n_kv_heads, hd, c_.sliding_window,
+                                cos_.data(), sin_.data(), qk_interleaved_};
+  cpu::attend_segments(qkv_.data(), qkv_dim_, att_.data(), q_dim_, segs, shape, attn_, threads_);
+  cpu::matmul(att_.data(), n, q_dim_, q_dim_, w.wo, x, D, 1.0f, threads_);
+
+  cpu::rmsnorm(x, n, D, w.ffn_norm.data(), c_.norm_eps, xn_.data(), threads_);
+  cpu::matmul(xn_.data(), n, D, D, w.wgate, gu_.data(), 2 * H, 0.0f, threads_);  // row r: [gate | up]
+  cpu::matmul(xn_.data(), n, D, D, w.wup, gu_.data() + H, 2 * H, 0.0f, threads_);
+  cpu::swiglu(gu_.data(), n, H, threads_);
+  cpu::matmul(gu_.data(), n, H, 2 * H, w.wdown, x, D, 1.0f, threads_);
+
+  for (size_t i = 0; i < hs.size(); ++i)
+    std::memcpy(as_cpu(*hs[i]).row(0), x + static_cast<size_t>(segs[i].row0) * D,
+                sizeof(float) * segs[i].n * D);
 }
 
 void CpuBackend::do_logits(const Hidden& hid, int row0, int n, float* out) {

@@ -1,0 +1,48 @@
+// Several documents per forward pass: multiple-choice requests scored together through one fixed
+// layer plan, with Backend::run_layer_batch, giving per request what score_choices gives.
+//
+// Design: all contexts run through the plan as one batch (each request its own KV cache); then the
+// continuations go in rounds: round c batches choice c of every request that has one, each over
+// its own request's cache, which is rolled back to the context afterwards (as score_continuations
+// rolls back between choices). So no cache is ever copied, and the continuation rows of N
+// documents share one GEMM; the choices of one document are not batched with each other (that
+// would need a fork of the context cache per choice). The LM head runs once per round over the
+// rows of every document (Backend::stack): the first continuation token of each from its last
+// context row, the other tokens from the continuation rows. Those are exactly the LM-head rows of
+// score_choices, so the counted work is the same as scoring the requests one by one.
+//
+// Strategies that run a fixed plan (full, static, layer removal, lesion) implement
+// Strategy::score_batch with this. Exit strategies decide per document and keep the default; they
+// could batch the layers below the earliest exit of the batch (not done).
+#pragma once
+#include <span>
+#include <vector>
+
+#include "backends/backend.h"
+#include "strategies/scoring.h"
+#include "strategies/strategy.h"
+#include "tasks/task.h"
+
+namespace eeb {
+
+// Where a request's context starts: a KV cache that already holds the plan's keys/values of its
+// first `cached` context tokens (e.g. a fork of a shared few-shot prefix's cache), so only the
+// rest of the context runs. cached < the context's length (the last context row is needed), and
+// the cache's capacity covers the context and the longest continuation. kv null: from scratch.
+struct CachedStart {
+  std::unique_ptr<KVCache> kv;
+  int cached = 0;
+};
+
+// What score_choices(b, reqs[i], plan) returns, for every i, computed in batches of documents.
+// Errors as score_choices (empty context or continuation) before any layer runs. starts: null, or
+// one entry per request (the caches are used up).
+std::vector<ChoiceScores> score_choices_batch(Backend& b, std::span<const Request> reqs,
+                                              std::span<const int> plan,
+                                              std::vector<CachedStart>* starts = nullptr);
+
+// Records of score_choices_batch (make_record with `layers` executed per sample).
+std::vector<SampleRecord> score_records_batch(Backend& b, std::span<const Request> reqs,
+                                              std::span<const int> plan, double layers);
+
+}  // namespace eeb
