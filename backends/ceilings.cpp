@@ -90,7 +90,8 @@ std::function<void()> prepare_bf16_matmul(const GemmShape& s, int threads) {
   auto w = std::make_shared<std::vector<uint16_t>>(size_t(s.N) * s.K, uint16_t(0x3ca4));  // bf16 0.02
   auto y = std::make_shared<std::vector<float>>(size_t(s.M) * s.N);
   cpu::WeightMatrix W{DType::BF16, reinterpret_cast<const uint8_t*>(w->data()), s.N, s.K};
-  return [=] { cpu::matmul(a->data(), s.M, s.K, s.K, W, y->data(), s.N, 0.0f, threads); };
+  // w is captured explicitly: W only points into it.
+  return [=, w = std::move(w)] { cpu::matmul(a->data(), s.M, s.K, s.K, W, y->data(), s.N, 0.0f, threads); };
 }
 
 std::string bf16_matmul_what(int M, int threads) {
