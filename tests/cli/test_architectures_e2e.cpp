@@ -301,6 +301,7 @@ void check_family(const std::string& name) {
     std::map<std::string, Stored> stored;
     for (const std::string& path : {hf, gguf, hf_bf16, gguf_q8}) {
       const bool is_gguf = path == gguf || path == gguf_q8;
+      const bool typed = path == hf_bf16 || path == gguf_q8;  // held as stored in bf16 / q8_0
       INFO((is_gguf ? "GGUF " : "HF dir ") << path);
       // llama.cpp's converter writes Mistral as `llama` without a sliding window (GGUF has no key for
       // it), so the GGUF file is scored with full attention.
@@ -339,7 +340,12 @@ void check_family(const std::string& name) {
         for (size_t c = 0; c < full_ids[i].size(); ++c) {
           const double want = ref_loglik(r, with_bos(f.bos, full_ids[i][c]), n_ctx);
           INFO("doc " << i << " choice " << c << " stored " << s.loglik[i][c] << " reference " << want);
-          CHECK(std::abs(s.loglik[i][c] - want) <= 1e-4 * std::abs(want));
+          // F32 files: float32 arithmetic, 1e-4 relative. BF16 / Q8_0 held as stored: the prefill GEMMs
+          // round the activations (and Q8_0 tiles) to bf16 (2^-9 relative each, docs/PERF.md), an error
+          // that grows with the logits. These random models score about -30 nats per choice (a
+          // trained model: a few nats), so the bound is 0.02 nats plus 2^-8 of the value; the 0.02-nat
+          // bound at a trained model's scale is tests/cpu/test_weights_as_stored.cpp's.
+          CHECK(std::abs(s.loglik[i][c] - want) <= (typed ? 0.02 + std::abs(want) / 256 : 1e-4 * std::abs(want)));
         }
       }
       stored[path] = s;
@@ -359,7 +365,10 @@ void check_family(const std::string& name) {
         for (const auto& e : lj.at("layers")[l - 1].at("top")) {
           const double p = std::exp(ref_logprob(row, V, n - 1, e.at("id").get<int>()));
           INFO("layer " << l << " id " << e.at("id") << " prob " << e.at("prob") << " reference " << p);
-          CHECK(std::abs(e.at("prob").get<double>() - p) <= 1e-4 * p);
+          if (typed)  // bf16 rounding of logits of size ~30 (random tied embeddings): ~0.06 nats each
+            CHECK(std::abs(std::log(e.at("prob").get<double>()) - std::log(p)) <= 0.1);
+          else
+            CHECK(std::abs(e.at("prob").get<double>() - p) <= 1e-4 * p);
         }
       }
     }

@@ -197,7 +197,7 @@ TEST_CASE("llama2.c files (F32, interleaved Q/K rows) run without a repacked cop
   for (size_t i = 0; i < want.logprob.size(); ++i) CHECK(std::abs(got.logprob[i] - want.logprob[i]) <= 1e-4);
 }
 
-TEST_CASE("--dtype converts every matrix once into the type asked for", "[cpu][weights]") {
+TEST_CASE("dtype conversions (--dtype) convert every matrix once into the type asked for", "[cpu][weights]") {
   TempDir dir("storedconv");
   const Model src = random_model(test_config(), 14);
   const auto tokens = random_tokens(20, src.cfg.vocab_size, 8);

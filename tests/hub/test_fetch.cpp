@@ -287,7 +287,9 @@ TEST_CASE("eebench fetch, then eebench run --model org/name from the cache", "[h
                    q(shared_data() + "/datasets") + " --db " + q(hub.dir.string() + "/r.db"));
   INFO(r.output);
   CHECK(r.status == 0);
-  auto missing = run_cmd("run -q --model org/absent --task sst2 --db " + q(hub.dir.string() + "/r.db"));
+  // Valid task data: the task loads before the model (a bad task file stores no run).
+  auto missing = run_cmd("run -q --model org/absent --task sst2 --data " + q(shared_data() + "/datasets") +
+                         " --db " + q(hub.dir.string() + "/r.db"));
   CHECK(missing.status == 2);
   CHECK_THAT(missing.output, Catch::Contains("eebench fetch org/absent"));
   ::unsetenv("HF_HUB_CACHE");
