@@ -277,8 +277,10 @@ class SpecTask final : public Task {
       if (k == "dataset_names") continue;
       if (k != "aggregate_metric_list")
         fail_at(mark(origin_, it->first), "group: unknown key '" + k + "' (known: dataset_names, aggregate_metric_list)");
-      if (!it->second.IsSequence()) fail_at(mark(origin_, it->second), "aggregate_metric_list: expected a list");
-      for (const auto& e : it->second) {
+      // A named copy: it->second belongs to a temporary proxy that a range-for would outlive.
+      const YAML::Node list = it->second;
+      if (!list.IsSequence()) fail_at(mark(origin_, list), "aggregate_metric_list: expected a list");
+      for (const auto& e : list) {
         if (!e.IsMap() || !e["metric"]) fail_at(mark(origin_, e), "aggregate_metric_list: each entry needs 'metric'");
         for (auto kv = e.begin(); kv != e.end(); ++kv) {
           const std::string ek = scalar(kv->first, origin_, "aggregate_metric_list");
