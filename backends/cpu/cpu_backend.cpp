@@ -134,6 +134,7 @@ class CpuBackend : public Backend {
   }
   void ensure_rope(int positions);
   void run_stacked(int layer, std::span<Hidden* const> hs, std::span<KVCache* const> kvs);
+  void layer_rows(int layer, float* x, int n, std::span<const cpu::BatchSegment> segs);
 
   ModelConfig c_;
   int threads_ = 1, q_dim_ = 0, kv_dim_ = 0, qkv_dim_ = 0;
@@ -241,19 +242,26 @@ std::unique_ptr<Hidden> CpuBackend::do_embed(std::span<const int32_t> tokens, in
 
 void CpuBackend::do_run_layer(int layer, Hidden& hid, KVCache& kvc) {
   auto& h = as_cpu(hid);
-  auto* kvp = dynamic_cast<CpuCache*>(&kvc);
-  if (!kvp || kvp->kv_dim() != kv_dim_) fail("KV cache does not come from this CPU backend");
-  auto& kv = *kvp;
-  const int n = h.n_tokens(), pos0 = h.pos0();
+  auto* kv = dynamic_cast<CpuCache*>(&kvc);
+  if (!kv || kv->kv_dim() != kv_dim_) fail("KV cache does not come from this CPU backend");
+  const cpu::BatchSegment seg{0, h.n_tokens(), h.pos0(), kv->k(layer), kv->v(layer)};
+  layer_rows(layer, h.row(0), h.n_tokens(), std::span(&seg, 1));  // in place: one sequence
+}
+
+// Transformer block `layer` over n rows at x, in place: rmsnorm, the projections, biases, head norms
+// and the MLP over all rows at once; RoPE, the KV write and attention per sequence (segs, cpu_batch.h).
+// One sequence (do_run_layer) or several stacked (run_stacked) run the same kernels in the same order.
+void CpuBackend::layer_rows(int layer, float* x, int n, std::span<const cpu::BatchSegment> segs) {
+  int end = 0;
+  for (const auto& g : segs) end = std::max(end, g.pos0 + g.n);
   use_threads();
-  ensure_rope(pos0 + n);
+  ensure_rope(end);
   const LayerWeights& w = layers_[layer];
   const int D = c_.dim, H = c_.hidden_dim, hd = c_.head_dim;
   xn_.resize(static_cast<size_t>(n) * D);
   qkv_.resize(static_cast<size_t>(n) * qkv_dim_);
   att_.resize(static_cast<size_t>(n) * q_dim_);
   gu_.resize(static_cast<size_t>(n) * 2 * H);
-  float* x = h.row(0);
 
   // Attention: x += o_proj(attention(rope(qkv(rmsnorm(x)))))
   cpu::rmsnorm(x, n, D, w.attn_norm.data(), c_.norm_eps, xn_.data(), threads_);
@@ -267,20 +275,9 @@ void CpuBackend::do_run_layer(int layer, Hidden& hid, KVCache& kvc) {
     cpu::head_rmsnorm(qkv_.data() + q_dim_, n, qkv_dim_, c_.n_kv_heads, hd, w.k_norm.data(), c_.norm_eps,
                       threads_);
   }
-  // q and k heads are adjacent in a qkv row
-  (qk_interleaved_ ? cpu::rope_interleaved : cpu::rope)(qkv_.data(), n, qkv_dim_, c_.n_heads + c_.n_kv_heads, hd,
-                                                         pos0, cos_.data(), sin_.data(), threads_);
-  float* K = kv.k(layer);
-  float* V = kv.v(layer);
-  for (int r = 0; r < n; ++r) {
-    const float* src = qkv_.data() + static_cast<size_t>(r) * qkv_dim_ + q_dim_;
-    const size_t dst = static_cast<size_t>(pos0 + r) * kv_dim_;
-    std::memcpy(K + dst, src, sizeof(float) * kv_dim_);
-    std::memcpy(V + dst, src + kv_dim_, sizeof(float) * kv_dim_);
-  }
-  cpu::AttentionArgs a{qkv_.data(), qkv_dim_, K, V, kv_dim_, att_.data(), q_dim_,
-                       n, pos0, c_.n_heads, c_.n_kv_heads, hd, c_.sliding_window};
-  cpu::attention(a, attn_, threads_);
+  const cpu::SegmentShape shape{q_dim_, kv_dim_, c_.n_heads, c_.n_kv_heads, hd, c_.sliding_window,
+                                cos_.data(), sin_.data(), qk_interleaved_};
+  cpu::attend_segments(qkv_.data(), qkv_dim_, att_.data(), q_dim_, segs, shape, attn_, threads_);
   cpu::matmul(att_.data(), n, q_dim_, q_dim_, w.wo, x, D, 1.0f, threads_);
 
   // MLP: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x)
@@ -307,56 +304,24 @@ void CpuBackend::do_run_layer_batch(int layer, std::span<Hidden* const> hs,
   }
 }
 
-// do_run_layer over the stacked rows of several sequences: the same kernels, with rmsnorm, the
-// projections, biases, head norms and the MLP over all rows at once and RoPE, the KV write and
-// attention per sequence (cpu_batch.h). Rows are copied in and out of one block.
+// Several sequences: their rows copied into one block, layer_rows over it, copied back.
 void CpuBackend::run_stacked(int layer, std::span<Hidden* const> hs, std::span<KVCache* const> kvs) {
   std::vector<cpu::BatchSegment> segs;
-  int n = 0, end = 0;
+  int n = 0;
   for (size_t i = 0; i < hs.size(); ++i) {
     auto& h = as_cpu(*hs[i]);
     auto* kv = dynamic_cast<CpuCache*>(kvs[i]);
     if (!kv || kv->kv_dim() != kv_dim_) fail("KV cache does not come from this CPU backend");
     segs.push_back({n, h.n_tokens(), h.pos0(), kv->k(layer), kv->v(layer)});
     n += h.n_tokens();
-    end = std::max(end, h.pos0() + h.n_tokens());
   }
-  use_threads();
-  ensure_rope(end);
-  const LayerWeights& w = layers_[layer];
-  const int D = c_.dim, H = c_.hidden_dim, hd = c_.head_dim;
+  const int D = c_.dim;
   xb_.resize(static_cast<size_t>(n) * D);
-  xn_.resize(static_cast<size_t>(n) * D);
-  qkv_.resize(static_cast<size_t>(n) * qkv_dim_);
-  att_.resize(static_cast<size_t>(n) * q_dim_);
-  gu_.resize(static_cast<size_t>(n) * 2 * H);
   float* x = xb_.data();
   for (size_t i = 0; i < hs.size(); ++i)
     std::memcpy(x + static_cast<size_t>(segs[i].row0) * D, as_cpu(*hs[i]).row(0),
                 sizeof(float) * segs[i].n * D);
-
-  cpu::rmsnorm(x, n, D, w.attn_norm.data(), c_.norm_eps, xn_.data(), threads_);
-  float* qkv = qkv_.data();  // row r: [q | k | v], as in do_run_layer
-  cpu::matmul(xn_.data(), n, D, D, w.wq, qkv, qkv_dim_, 0.0f, threads_);
-  cpu::matmul(xn_.data(), n, D, D, w.wk, qkv + q_dim_, qkv_dim_, 0.0f, threads_);
-  cpu::matmul(xn_.data(), n, D, D, w.wv, qkv + q_dim_ + kv_dim_, qkv_dim_, 0.0f, threads_);
-  if (!w.bqkv.empty()) cpu::add_row_bias(qkv_.data(), n, qkv_dim_, w.bqkv.data(), threads_);
-  if (!w.q_norm.empty()) {
-    cpu::head_rmsnorm(qkv_.data(), n, qkv_dim_, c_.n_heads, hd, w.q_norm.data(), c_.norm_eps, threads_);
-    cpu::head_rmsnorm(qkv_.data() + q_dim_, n, qkv_dim_, c_.n_kv_heads, hd, w.k_norm.data(), c_.norm_eps,
-                      threads_);
-  }
-  const cpu::SegmentShape shape{q_dim_, kv_dim_, c_.n_heads, c_.n_kv_heads, hd, c_.sliding_window,
-                                cos_.data(), sin_.data(), qk_interleaved_};
-  cpu::attend_segments(qkv_.data(), qkv_dim_, att_.data(), q_dim_, segs, shape, attn_, threads_);
-  cpu::matmul(att_.data(), n, q_dim_, q_dim_, w.wo, x, D, 1.0f, threads_);
-
-  cpu::rmsnorm(x, n, D, w.ffn_norm.data(), c_.norm_eps, xn_.data(), threads_);
-  cpu::matmul(xn_.data(), n, D, D, w.wgate, gu_.data(), 2 * H, 0.0f, threads_);  // row r: [gate | up]
-  cpu::matmul(xn_.data(), n, D, D, w.wup, gu_.data() + H, 2 * H, 0.0f, threads_);
-  cpu::swiglu(gu_.data(), n, H, threads_);
-  cpu::matmul(gu_.data(), n, H, 2 * H, w.wdown, x, D, 1.0f, threads_);
-
+  layer_rows(layer, x, n, segs);
   for (size_t i = 0; i < hs.size(); ++i)
     std::memcpy(as_cpu(*hs[i]).row(0), x + static_cast<size_t>(segs[i].row0) * D,
                 sizeof(float) * segs[i].n * D);

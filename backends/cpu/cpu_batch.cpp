@@ -1,7 +1,5 @@
 #include "backends/cpu/cpu_batch.h"
 
-#include "backends/cpu/cpu_weights.h"
-
 #include <cstddef>
 #include <cstring>
 
@@ -12,7 +10,7 @@ void attend_segments(float* qkv, int ldqkv, float* out, int ldo, std::span<const
   for (const BatchSegment& g : segs) {
     float* q = qkv + static_cast<size_t>(g.row0) * ldqkv;
     // q and k heads are adjacent in a qkv row, as in the one-sequence path.
-    (s.qk_interleaved ? rope_interleaved : rope)(q, g.n, ldqkv, s.n_heads + s.n_kv_heads, s.hd, g.pos0, s.cos_t, s.sin_t, threads);
+    rope(q, g.n, ldqkv, s.n_heads + s.n_kv_heads, s.hd, g.pos0, s.cos_t, s.sin_t, threads, s.qk_interleaved);
     for (int r = 0; r < g.n; ++r) {
       const float* src = q + static_cast<size_t>(r) * ldqkv + s.q_dim;
       const size_t dst = static_cast<size_t>(g.pos0 + r) * s.kv_dim;

@@ -22,7 +22,7 @@ struct SegmentShape {
   int window;            // sliding window (0: none)
   const float* cos_t;    // RoPE tables covering every segment's positions
   const float* sin_t;
-  bool qk_interleaved = false;  // q/k rows in the file's interleaved-RoPE order (rope_interleaved)
+  bool qk_interleaved = false;  // q/k rows in the file's interleaved-RoPE order (cpu::rope interleaved)
 };
 
 // For each segment, on its rows of qkv ([q | k | v] rows of stride ldqkv, biases and head norms

@@ -120,8 +120,10 @@ void head_rmsnorm(float* x, int n, int ld, int heads, int hd, const float* w, fl
 }
 
 void rope(float* x, int n, int ld, int heads, int hd, int pos0, const float* cos_t,
-          const float* sin_t, int threads) {
+          const float* sin_t, int threads, bool interleaved) {
   const int half = hd / 2;
+  // Pair i is (i, i + half) (rotate-half) or (2i, 2i + 1) (interleaved).
+  const int step = interleaved ? 2 : 1, mate = interleaved ? 1 : half;
 #pragma omp parallel for num_threads(threads) if (n > 1) schedule(static)
   for (int r = 0; r < n; ++r) {
     const float* c = cos_t + static_cast<size_t>(pos0 + r) * half;
@@ -130,9 +132,10 @@ void rope(float* x, int n, int ld, int heads, int hd, int pos0, const float* cos
       float* p = x + static_cast<size_t>(r) * ld + static_cast<size_t>(h) * hd;
 #pragma omp simd
       for (int i = 0; i < half; ++i) {
-        const float a = p[i], b = p[i + half];
-        p[i] = a * c[i] - b * s[i];
-        p[i + half] = b * c[i] + a * s[i];
+        const int j = i * step;
+        const float a = p[j], b = p[j + mate];
+        p[j] = a * c[i] - b * s[i];
+        p[j + mate] = b * c[i] + a * s[i];
       }
     }
   }

@@ -23,8 +23,10 @@ void head_rmsnorm(float* x, int n, int ld, int heads, int hd, const float* w, fl
 
 // Rotary embedding, Hugging Face rotate-half convention, on n rows of `heads` heads of hd floats
 // (row stride ld). Row r is at position pos0 + r; cos/sin tables hold hd/2 values per position.
+// interleaved: each head holds its rotation pairs at (2i, 2i + 1) instead (interleaved-RoPE order,
+// as GGUF / llama2.c store Q and K rows, which the CPU backend keeps as stored).
 void rope(float* x, int n, int ld, int heads, int hd, int pos0, const float* cos_t,
-          const float* sin_t, int threads);
+          const float* sin_t, int threads, bool interleaved = false);
 
 // gu holds n rows of [gate (H) | up (H)]; the gate half is replaced by silu(gate) * up.
 void swiglu(float* gu, int n, int H, int threads);

@@ -186,22 +186,4 @@ std::string WeightHolder::dtype_string() const {
   return s.empty() ? "f32" : s;
 }
 
-void rope_interleaved(float* x, int n, int ld, int heads, int hd, int pos0, const float* cos_t,
-                      const float* sin_t, int threads) {
-  const int half = hd / 2;
-#pragma omp parallel for num_threads(threads) if (n > 1) schedule(static)
-  for (int r = 0; r < n; ++r) {
-    const float* c = cos_t + static_cast<size_t>(pos0 + r) * half;
-    const float* s = sin_t + static_cast<size_t>(pos0 + r) * half;
-    for (int h = 0; h < heads; ++h) {
-      float* p = x + static_cast<size_t>(r) * ld + static_cast<size_t>(h) * hd;
-      for (int i = 0; i < half; ++i) {
-        const float a = p[2 * i], b = p[2 * i + 1];
-        p[2 * i] = a * c[i] - b * s[i];
-        p[2 * i + 1] = b * c[i] + a * s[i];
-      }
-    }
-  }
-}
-
 }  // namespace eeb::cpu

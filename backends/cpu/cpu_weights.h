@@ -7,7 +7,7 @@
 // biases) are copied, as float32.
 //
 // Q and K rows that GGUF / llama2.c store in interleaved-RoPE order are kept in that order: the
-// backend then rotates pairs (2i, 2i + 1) instead of (i, i + hd/2) (rope_interleaved below). Both
+// backend then rotates pairs (2i, 2i + 1) instead of (i, i + hd/2) (cpu::rope with interleaved = true, cpu_kernels.h). Both
 // q and k carry the same per-head row permutation, so every q·k product, hence attention, is
 // unchanged, and no repacked copy of Wq / Wk is needed.
 #pragma once
@@ -63,10 +63,5 @@ class WeightHolder {
   std::map<std::string, HeldWeights> held_;
   std::vector<std::shared_ptr<void>> keep_;  // mappings, in-memory tensors, owned buffers
 };
-
-// Rotary embedding on rows whose heads hold their rotation pairs at (2i, 2i + 1) (interleaved-RoPE
-// order, as GGUF / llama2.c store Q and K); otherwise as cpu::rope (cpu_kernels.h).
-void rope_interleaved(float* x, int n, int ld, int heads, int hd, int pos0, const float* cos_t,
-                      const float* sin_t, int threads);
 
 }  // namespace eeb::cpu
