@@ -345,13 +345,6 @@ int cmd_run(RunArgs a) {
     validate(spec);
   } else {
     spec = spec_from_args(a);  // a spec file or the flags; validated
-    // The batched loop (runner_batch.cpp) computes whole contexts: it does not use the prefix cache
-    // yet, so a batched run records the mode it really ran in (compare keys timings on it).
-    if (spec.args.batch_docs > 1 && spec.args.prefix_cache) {
-      spec.args.prefix_cache = false;
-      std::fprintf(stderr, "note: --batch-docs %d runs without the prefix cache (not combined yet)\n",
-                   spec.args.batch_docs);
-    }
   }
   if (!store) store = std::make_unique<ResultStore>(ResultStore::open(spec.args.db));
   const RunResult res = execute_run(*store, spec, run_id, a.only_trial);

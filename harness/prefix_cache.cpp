@@ -89,4 +89,43 @@ double default_prefix_cache_bytes(const Backend& b) {
   return std::max(64.0 * (1 << 20), b.free_memory_bytes() / 4);
 }
 
+TrialPrefixes::TrialPrefixes(CountingBackend& counted, std::vector<Request> reqs,
+                             std::vector<std::vector<int>> side_plans, double budget_bytes, bool timed)
+    : counted_(counted), reqs_(std::move(reqs)), plans_(std::move(side_plans)),
+      groups_(find_prefix_groups(reqs_)), group_of_(reqs_.size()), cache_(budget_bytes), timed_(timed) {
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (size_t t = groups_[g].begin; t < groups_[g].end; ++t) group_of_[t] = g;
+}
+
+std::shared_ptr<const PrefixState> TrialPrefixes::get(int side, size_t t) {
+  const PrefixGroup& g = groups_[group_of_[t]];
+  GroupShare& sh = share_[side];
+  if (sh.group != group_of_[t]) sh = GroupShare{Share{}, group_of_[t]};
+  if (g.length == 0) return nullptr;
+  const auto tokens = std::span<const int32_t>(reqs_[t].context).first(g.length);
+  if (auto hit = cache_.find(side, plans_[side], tokens)) return hit;
+  const WorkCount c0 = counted_.count();
+  auto timer = timed_ ? counted_.inner().new_timer() : nullptr;
+  if (timer) timer->start();
+  std::shared_ptr<const PrefixState> p = compute_prefix(counted_, tokens, plans_[side]);
+  const double secs = timer ? timer->stop_seconds() : 0;
+  const WorkCount w = counted_.count() - c0;
+  const double users = static_cast<double>(g.end - t);
+  sh.s.seconds += secs / users, sh.s.flops += w.flops / users, sh.s.tokens += g.length / users;
+  cache_.insert(side, p, prefix_bytes(*p, counted_.inner()));
+  return p;
+}
+
+void TrialPrefixes::record(SampleRecord& r, const PrefixState* used, const Share& s, const Share* baseline,
+                           bool timed) {
+  r.extra["prefix_tokens"] = used ? used->length() : 0;
+  r.extra["prefix_flops"] = s.flops;
+  r.extra["prefix_computed_tokens"] = s.tokens;
+  if (timed) r.extra["prefix_seconds"] = s.seconds;
+  if (baseline) {
+    r.extra["prefix_flops_full"] = baseline->flops;
+    if (timed) r.extra["prefix_seconds_full"] = baseline->seconds;
+  }
+}
+
 }  // namespace eeb

@@ -17,6 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "backends/counting.h"
+#include "core/records.h"
 #include "strategies/scoring.h"
 #include "tasks/task.h"
 
@@ -73,5 +75,50 @@ class PrefixCache {
 // The default budget: a quarter of what the backend says is free (host RAM or device memory), at
 // least 64 MiB.
 double default_prefix_cache_bytes(const Backend& b);
+
+// The prefix cache as one trial uses it, one document at a time or in batches (harness/runner.cpp,
+// runner_batch.cpp): the requests in the order they are scored, their prefix groups, the cache, and
+// what each side's prefixes cost. Side 0 is the strategy, side 1 the full-depth baseline beside it;
+// each side's prefixes run through its own plan.
+class TrialPrefixes {
+ public:
+  // Prefixes are computed on `counted` (the trial's counting backend), timed by its inner backend.
+  TrialPrefixes(CountingBackend& counted, std::vector<Request> reqs,
+                std::vector<std::vector<int>> side_plans, double budget_bytes, bool timed);
+  const std::vector<Request>& requests() const { return reqs_; }
+
+  // What the side's document at position t starts from: its group's prefix (computed on a miss,
+  // timed and counted on its own, outside the document's time), null when it has none. Positions
+  // are asked for in increasing order per side.
+  std::shared_ptr<const PrefixState> get(int side, size_t t);
+
+  // A document's share of its side's prefix cost: a prefix computed for the document at position t
+  // is charged 1/(group end - t) to it and to each later document of its group, so the shares of
+  // all documents sum to every computation done (evictions and recomputations included). This is
+  // the share of the document last passed to get(side, ·), as of that call.
+  struct Share {
+    double seconds = 0, flops = 0, tokens = 0;
+  };
+  Share share(int side) const { return share_[side].s; }
+
+  // Writes what the document took from the cache and its shares into r.extra (prefix_tokens,
+  // prefix_flops, prefix_computed_tokens, prefix_seconds, and the baseline's _full figures).
+  static void record(SampleRecord& r, const PrefixState* used, const Share& s, const Share* baseline,
+                     bool timed);
+
+ private:
+  CountingBackend& counted_;
+  std::vector<Request> reqs_;
+  std::vector<std::vector<int>> plans_;
+  std::vector<PrefixGroup> groups_;
+  std::vector<size_t> group_of_;  // position -> group
+  PrefixCache cache_;
+  bool timed_;
+  struct GroupShare {
+    Share s;
+    size_t group = SIZE_MAX;
+  };
+  GroupShare share_[2];
+};
 
 }  // namespace eeb

@@ -106,13 +106,6 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
   std::vector<int> todo;
   for (int i = 0; i < static_cast<int>(in.docs.size()); ++i)
     if (!done.count(i)) todo.push_back(i);
-  // --batch-docs N > 1: several documents per score_batch call (runner_batch.h), where the strategy
-  // (and so the baseline beside it) computes them together; otherwise the loop below, unchanged.
-  if (opt.batch_docs > 1 && !generation && s.batches_documents()) {
-    BatchLoop loop{in, s, baseline.get(), opt, cb, ctx, ref_ctx, timed, request};
-    run_batches(loop, todo, sink);
-    return;
-  }
 
   // The prefix cache: on for multiple-choice tasks when the strategy says which plan its prefix needs
   // (then the baseline uses one too, so both sides of a speedup are measured with the same caching).
@@ -120,46 +113,27 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
   std::vector<std::optional<std::vector<int>>> side_plan(2);  // 0: strategy, 1: baseline
   if (opt.prefix_cache && !generation) side_plan[0] = s.prefix_plan(L);
   if (side_plan[0] && baseline) side_plan[1] = baseline->prefix_plan(L);
-  const bool caching = side_plan[0] && (!baseline || side_plan[1]);
-  std::vector<Request> reqs;  // built up front when caching: the groups are found over all of them
-  std::vector<PrefixGroup> groups;
-  std::vector<size_t> group_of;  // todo position -> group
-  if (caching) {
+  std::unique_ptr<TrialPrefixes> prefixes;
+  if (side_plan[0] && (!baseline || side_plan[1])) {
+    std::vector<Request> reqs;  // built up front: the groups are found over all of them
     for (int i : todo) reqs.push_back(request(i));
-    groups = find_prefix_groups(reqs);
-    group_of.resize(reqs.size());
-    for (size_t g = 0; g < groups.size(); ++g)
-      for (size_t t = groups[g].begin; t < groups[g].end; ++t) group_of[t] = g;
+    std::vector<std::vector<int>> plans{*side_plan[0]};
+    if (baseline) plans.push_back(*side_plan[1]);
+    prefixes = std::make_unique<TrialPrefixes>(
+        cb, std::move(reqs), std::move(plans),
+        opt.prefix_cache_mb > 0 ? opt.prefix_cache_mb * (1 << 20) : default_prefix_cache_bytes(in.backend),
+        timed);
   }
-  PrefixCache cache(opt.prefix_cache_mb > 0 ? opt.prefix_cache_mb * (1 << 20)
-                                            : default_prefix_cache_bytes(in.backend));
-  // What each side's prefixes cost, spread over the documents that use them: a prefix computed for
-  // the document at todo position t is charged 1/(group end - t) to it and to each later document of
-  // its group, so the shares of the recorded samples sum to every computation done (evictions and
-  // recomputations included).
-  struct Share {
-    double seconds = 0, flops = 0, tokens = 0;
-    size_t group = SIZE_MAX;
-  };
-  Share share[2];
-  auto prefix_for = [&](int side, size_t t) -> std::shared_ptr<const PrefixState> {
-    const PrefixGroup& g = groups[group_of[t]];
-    Share& sh = share[side];
-    if (sh.group != group_of[t]) sh = Share{0, 0, 0, group_of[t]};
-    if (g.length == 0) return nullptr;
-    const auto tokens = std::span<const int32_t>(reqs[t].context).first(g.length);
-    if (auto hit = cache.find(side, *side_plan[side], tokens)) return hit;
-    WorkCount c0 = cb.count();
-    auto timer = timed ? in.backend.new_timer() : nullptr;
-    if (timer) timer->start();
-    std::shared_ptr<const PrefixState> p = compute_prefix(cb, tokens, *side_plan[side]);
-    const double secs = timer ? timer->stop_seconds() : 0;
-    const WorkCount w = cb.count() - c0;
-    const double users = static_cast<double>(g.end - t);
-    sh.seconds += secs / users, sh.flops += w.flops / users, sh.tokens += g.length / users;
-    cache.insert(side, p, prefix_bytes(*p, in.backend));
-    return p;
-  };
+  const bool caching = prefixes != nullptr;
+
+  // --batch-docs N > 1: several documents per score_batch call (runner_batch.h), where the strategy
+  // (and so the baseline beside it) computes them together; otherwise the loop below, unchanged.
+  if (opt.batch_docs > 1 && !generation && s.batches_documents()) {
+    BatchLoop loop{in, s, baseline.get(), opt, cb, ctx, ref_ctx, timed, request, prefixes.get()};
+    run_batches(loop, todo, sink);
+    return;
+  }
+
   // Warm-up: caches, allocator, thread pools. Not recorded.
   for (int w = 0; w < std::min<int>(opt.warmup, todo.size()) && timed; ++w) {
     auto req = request(todo[w]);
@@ -172,12 +146,13 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
   long correct = 0, n_done = 0;
   for (size_t t = 0; t < todo.size(); ++t) {
     const int i = todo[t];
-    const Request req = caching ? reqs[t] : request(i);
+    const Request req = caching ? prefixes->requests()[t] : request(i);
     // Held for the whole document: an eviction while in use leaves it alive.
     std::shared_ptr<const PrefixState> pre[2];
+    TrialPrefixes::Share share[2];
     if (caching) {
-      pre[0] = prefix_for(0, t);
-      if (baseline) pre[1] = prefix_for(1, t);
+      pre[0] = prefixes->get(0, t), share[0] = prefixes->share(0);
+      if (baseline) pre[1] = prefixes->get(1, t), share[1] = prefixes->share(1);
     }
     SampleRecord r, base;
     WorkCount work, work_full;
@@ -217,17 +192,8 @@ void run_trial(TrialInputs& in, Strategy& s, const TrialOptions& opt, const std:
       r.extra["t_strategy"] = ts;
       r.extra["timing_order"] = order;
     }
-    if (caching) {
-      // Context tokens this document took from the cache, and its shares of the prefixes' cost.
-      r.extra["prefix_tokens"] = pre[0] ? pre[0]->length() : 0;
-      r.extra["prefix_flops"] = share[0].flops;
-      r.extra["prefix_computed_tokens"] = share[0].tokens;
-      if (timed) r.extra["prefix_seconds"] = share[0].seconds;
-      if (baseline) {
-        r.extra["prefix_flops_full"] = share[1].flops;
-        if (timed) r.extra["prefix_seconds_full"] = share[1].seconds;
-      }
-    }
+    // Context tokens this document took from the cache, and its shares of the prefixes' cost.
+    if (caching) TrialPrefixes::record(r, pre[0].get(), share[0], baseline ? &share[1] : nullptr, timed);
     if (baseline) {
       r.extra["flops_full"] = work_full.flops;
       r.extra["layer_tokens_full"] = work_full.layer_tokens;

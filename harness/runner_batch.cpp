@@ -21,12 +21,15 @@ void run_batches(BatchLoop& L, const std::vector<int>& todo,
                  const std::function<void(const SampleRecord&)>& sink) {
   const int N = std::max(1, L.opt.batch_docs);
   // One score_batch call: counted through cb; timed (only the call) when secs is given.
-  auto call = [&](Strategy& st, const std::vector<Request>& reqs, WorkCount* work, double* secs) {
+  auto call = [&](Strategy& st, const std::vector<Request>& reqs, WorkCount* work, double* secs,
+                  std::span<const PrefixState* const> prefixes = {}) {
     WorkCount c0 = L.cb.count();
+    L.ctx.prefixes = prefixes;
     auto timer = secs ? L.in.backend.new_timer() : nullptr;
     if (timer) timer->start();
     auto recs = st.score_batch(L.ctx, reqs);
     if (timer) *secs = timer->stop_seconds();
+    L.ctx.prefixes = {};
     if (work) *work = L.cb.count() - c0;
     if (recs.size() != reqs.size())
       throw Error("strategy " + st.name() + ": score_batch returned " + std::to_string(recs.size()) +
@@ -35,7 +38,7 @@ void run_batches(BatchLoop& L, const std::vector<int>& todo,
   };
   auto requests = [&](size_t b0, size_t b1) {
     std::vector<Request> reqs;
-    for (size_t k = b0; k < b1; ++k) reqs.push_back(L.request(todo[k]));
+    for (size_t k = b0; k < b1; ++k) reqs.push_back(L.prefixes ? L.prefixes->requests()[k] : L.request(todo[k]));
     return reqs;
   };
   // Warm-up: caches, allocator, thread pools, sized for a whole batch. Not recorded.
@@ -52,6 +55,16 @@ void run_batches(BatchLoop& L, const std::vector<int>& todo,
     const size_t b1 = std::min(todo.size(), b0 + N);
     const auto reqs = requests(b0, b1);
     const double size = static_cast<double>(reqs.size());
+    // Each document's prefix per side (held for the batch: an eviction leaves it alive) and share.
+    std::vector<std::shared_ptr<const PrefixState>> held[2];
+    std::vector<const PrefixState*> pre[2];
+    std::vector<TrialPrefixes::Share> share[2];
+    for (int sd = 0; L.prefixes && sd < (L.baseline ? 2 : 1); ++sd)
+      for (size_t k = b0; k < b1; ++k) {
+        held[sd].push_back(L.prefixes->get(sd, k));
+        pre[sd].push_back(held[sd].back().get());
+        share[sd].push_back(L.prefixes->share(sd));
+      }
     std::vector<SampleRecord> recs, base;
     WorkCount work, work_full;
     std::vector<double> ts, tf;
@@ -61,12 +74,12 @@ void run_batches(BatchLoop& L, const std::vector<int>& todo,
       double t = 0;
       double* secs = L.timed ? &t : nullptr;
       if (strategy_side) {
-        if (order.find('A') == std::string::npos) recs = call(L.s, reqs, &work, secs);
-        else call(L.s, reqs, nullptr, secs);
+        if (order.find('A') == std::string::npos) recs = call(L.s, reqs, &work, secs, pre[0]);
+        else call(L.s, reqs, nullptr, secs, pre[0]);
         ts.push_back(t / size), order += 'A';
       } else {
-        if (order.find('B') == std::string::npos) base = call(*L.baseline, reqs, &work_full, secs);
-        else call(*L.baseline, reqs, nullptr, secs);
+        if (order.find('B') == std::string::npos) base = call(*L.baseline, reqs, &work_full, secs, pre[1]);
+        else call(*L.baseline, reqs, nullptr, secs, pre[1]);
         tf.push_back(t / size), order += 'B';
       }
     };
@@ -91,6 +104,8 @@ void run_batches(BatchLoop& L, const std::vector<int>& todo,
       r.extra["layer_tokens"] = w.layer_tokens;
       r.extra["lm_head_rows"] = w.lm_head_rows;
       r.extra["batch_size"] = reqs.size();
+      if (L.prefixes)
+        TrialPrefixes::record(r, pre[0][k], share[0][k], L.baseline ? &share[1][k] : nullptr, L.timed);
       if (L.timed) {
         r.extra["t_strategy"] = ts;
         r.extra["timing_order"] = order;

@@ -4,12 +4,15 @@
 // beside it (so the speedup compares batched with batched). Each call is timed as one region with
 // the same ABBA interleaving as the per-document loop (which side goes first alternates per batch);
 // every sample of a batch gets the batch's time and counted work divided by the batch size
-// (amortised, summing to the batch's), and records the batch size in extra.batch_size.
+// (amortised, summing to the batch's), and records the batch size in extra.batch_size. With the
+// prefix cache, each document of a batch starts from its own prefix (a batch may span groups), and
+// its share of the prefixes' cost is recorded as unbatched.
 #pragma once
 #include <functional>
 #include <vector>
 
 #include "backends/counting.h"
+#include "harness/prefix_cache.h"
 #include "harness/runner.h"
 
 namespace eeb {
@@ -24,6 +27,8 @@ struct BatchLoop {
   RunContext& ref_ctx;  // un-counted, for Strategy::reference
   bool timed;
   std::function<Request(int)> request;
+  TrialPrefixes* prefixes = nullptr;  // the prefix cache (then each document of a batch starts from
+                                      // its prefix, as unbatched); null: off
 };
 
 // Scores the documents `todo` (indices into in.docs, in order) in batches; warm-up (opt.warmup > 0)

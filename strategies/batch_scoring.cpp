@@ -19,7 +19,7 @@ void run_plan_batch(Backend& b, std::span<const int> plan, std::vector<Hidden*>&
 
 std::vector<ChoiceScores> score_choices_batch(Backend& b, std::span<const Request> reqs,
                                               std::span<const int> plan,
-                                              std::vector<CachedStart>* starts) {
+                                              std::span<const PrefixState* const> prefixes) {
   const int L = b.config().n_layers;
   const size_t n = reqs.size();
   size_t rounds = 0;
@@ -29,10 +29,10 @@ std::vector<ChoiceScores> score_choices_batch(Backend& b, std::span<const Reques
       if (c.empty()) throw Error("request " + std::to_string(r.index) + ": empty continuation");
     rounds = std::max(rounds, r.continuations.size());
   }
-  if (starts && starts->size() != n)
-    throw Error("score_choices_batch: " + std::to_string(starts->size()) + " cached starts for " +
+  if (!prefixes.empty() && prefixes.size() != n)
+    throw Error("score_choices_batch: " + std::to_string(prefixes.size()) + " prefixes for " +
                 std::to_string(n) + " requests");
-  // Contexts, all together.
+  // Contexts, all together: each from scratch or from a fork of its prefix's cache.
   std::vector<std::unique_ptr<KVCache>> caches;
   std::vector<std::unique_ptr<Hidden>> ctx;
   std::vector<Hidden*> hs;
@@ -40,15 +40,9 @@ std::vector<ChoiceScores> score_choices_batch(Backend& b, std::span<const Reques
   for (size_t i = 0; i < n; ++i) {
     const Request& r = reqs[i];
     const int n_ctx = static_cast<int>(r.context.size());
-    CachedStart* st = starts && (*starts)[i].kv ? &(*starts)[i] : nullptr;
-    if (st && (st->cached < 0 || st->cached >= n_ctx))
-      throw Error("request " + std::to_string(r.index) + ": " + std::to_string(st->cached) +
-                  " cached context tokens outside [0, " + std::to_string(n_ctx) + ")");
-    const int from = st ? st->cached : 0;
-    size_t max_cont = 0;
-    for (const auto& c : r.continuations) max_cont = std::max(max_cont, c.size());
-    caches.push_back(st ? std::move(st->kv) : b.new_cache(static_cast<int>(n_ctx + max_cont)));
-    ctx.push_back(b.embed(std::span<const int32_t>(r.context).subspan(from), from));
+    auto st = start_context(b, r, prefixes.empty() ? nullptr : prefixes[i], plan, n_ctx + max_continuation(r));
+    caches.push_back(std::move(st.kv));
+    ctx.push_back(std::move(st.h));
     hs.push_back(ctx.back().get()), kvs.push_back(caches.back().get());
   }
   run_plan_batch(b, plan, hs, kvs);
@@ -131,14 +125,21 @@ std::vector<ChoiceScores> score_choices_batch(Backend& b, std::span<const Reques
 }
 
 std::vector<SampleRecord> Strategy::score_batch(RunContext& ctx, std::span<const Request> reqs) {
+  // One score() per document, each with its own prefix (ctx.prefix as the runner sets it unbatched).
+  const auto prefixes = ctx.prefixes;
+  const PrefixState* before = ctx.prefix;
   std::vector<SampleRecord> out;
-  for (const Request& r : reqs) out.push_back(score(ctx, r));
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    ctx.prefix = prefixes.empty() ? nullptr : prefixes[i];
+    out.push_back(score(ctx, reqs[i]));
+  }
+  ctx.prefix = before;
   return out;
 }
 
-std::vector<SampleRecord> score_records_batch(Backend& b, std::span<const Request> reqs,
+std::vector<SampleRecord> score_records_batch(RunContext& ctx, std::span<const Request> reqs,
                                               std::span<const int> plan, double layers) {
-  auto scores = score_choices_batch(b, reqs, plan);
+  auto scores = score_choices_batch(ctx.backend, reqs, plan, ctx.prefixes);
   std::vector<SampleRecord> out;
   for (size_t i = 0; i < reqs.size(); ++i) out.push_back(make_record(reqs[i], scores[i], layers));
   return out;

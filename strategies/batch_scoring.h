@@ -1,7 +1,8 @@
 // Several documents per forward pass: multiple-choice requests scored together through one fixed
 // layer plan, with Backend::run_layer_batch, giving per request what score_choices gives.
 //
-// Design: all contexts run through the plan as one batch (each request its own KV cache); then the
+// Design: all contexts run through the plan as one batch (each request its own KV cache, a fork of
+// its cached prefix's when it has one, so only the rest of its context runs); then the
 // continuations go in rounds: round c batches choice c of every request that has one, each over
 // its own request's cache, which is rolled back to the context afterwards (as score_continuations
 // rolls back between choices). So no cache is ever copied, and the continuation rows of N
@@ -25,24 +26,17 @@
 
 namespace eeb {
 
-// Where a request's context starts: a KV cache that already holds the plan's keys/values of its
-// first `cached` context tokens (e.g. a fork of a shared few-shot prefix's cache), so only the
-// rest of the context runs. cached < the context's length (the last context row is needed), and
-// the cache's capacity covers the context and the longest continuation. kv null: from scratch.
-struct CachedStart {
-  std::unique_ptr<KVCache> kv;
-  int cached = 0;
-};
-
-// What score_choices(b, reqs[i], plan) returns, for every i, computed in batches of documents.
-// Errors as score_choices (empty context or continuation) before any layer runs. starts: null, or
-// one entry per request (the caches are used up).
+// What score_choices(b, reqs[i], plan, prefixes[i]) returns, for every i, computed in batches of
+// documents. Errors as score_choices (empty context or continuation, a prefix that does not start the
+// context or whose plan does not start with `plan`) before any layer runs. prefixes: empty (every
+// context from scratch) or one entry per request, null where that request has none.
 std::vector<ChoiceScores> score_choices_batch(Backend& b, std::span<const Request> reqs,
                                               std::span<const int> plan,
-                                              std::vector<CachedStart>* starts = nullptr);
+                                              std::span<const PrefixState* const> prefixes = {});
 
 // Records of score_choices_batch (make_record with `layers` executed per sample).
-std::vector<SampleRecord> score_records_batch(Backend& b, std::span<const Request> reqs,
+// ctx.prefixes as above.
+std::vector<SampleRecord> score_records_batch(RunContext& ctx, std::span<const Request> reqs,
                                               std::span<const int> plan, double layers);
 
 }  // namespace eeb

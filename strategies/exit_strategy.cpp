@@ -64,7 +64,7 @@ class ExitStrategy : public Strategy {
   std::vector<SampleRecord> score_batch(RunContext& ctx, std::span<const Request> reqs) override {
     if (!p_->fixed_depth()) return Strategy::score_batch(ctx, reqs);
     const int k = std::min(*p_->fixed_depth(), ctx.backend.config().n_layers);
-    auto out = score_records_batch(ctx.backend, reqs, first_layers(k), k);
+    auto out = score_records_batch(ctx, reqs, first_layers(k), k);
     for (auto& r : out) r.extra["exit_layer"] = k;  // lm_head_calls stays 0: no features read
     return out;
   }

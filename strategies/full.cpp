@@ -20,7 +20,7 @@ class FullDepth : public Strategy {
   bool batches_documents() const override { return true; }
   std::vector<SampleRecord> score_batch(RunContext& ctx, std::span<const Request> reqs) override {
     const int L = ctx.backend.config().n_layers;
-    return score_records_batch(ctx.backend, reqs, all_layers(L), L);
+    return score_records_batch(ctx, reqs, all_layers(L), L);
   }
   SampleRecord generate(RunContext& ctx, const Request& req, int max_new) override {
     auto& b = ctx.backend;

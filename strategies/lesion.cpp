@@ -81,7 +81,7 @@ class Lesion : public Strategy {
   std::optional<std::vector<int>> prefix_plan(int) const override { return plan_; }
   bool batches_documents() const override { return true; }
   std::vector<SampleRecord> score_batch(RunContext& ctx, std::span<const Request> reqs) override {
-    return score_records_batch(ctx.backend, reqs, plan_, static_cast<double>(plan_.size()));
+    return score_records_batch(ctx, reqs, plan_, static_cast<double>(plan_.size()));
   }
 
   // Untimed, uncounted: next-token distributions of the lesioned and the full model at the scoring

@@ -53,7 +53,7 @@ class Pruned : public Strategy {
   std::optional<std::vector<int>> prefix_plan(int) const override { return plan_; }
   bool batches_documents() const override { return true; }
   std::vector<SampleRecord> score_batch(RunContext& ctx, std::span<const Request> reqs) override {
-    return score_records_batch(ctx.backend, reqs, plan_, static_cast<double>(plan_.size()));
+    return score_records_batch(ctx, reqs, plan_, static_cast<double>(plan_.size()));
   }
 
  private:

@@ -29,6 +29,8 @@ struct RunContext {
   // Set by the runner for one score() call when the document's context begins with a prefix it
   // computed through prefix_plan() (see PrefixState); null: compute the whole context.
   const PrefixState* prefix = nullptr;
+  // The same for one score_batch() call: one entry per request (null where it has none), or empty.
+  std::span<const PrefixState* const> prefixes;
 };
 
 // How a per-sample measure becomes a trial metric.

@@ -4,69 +4,16 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
+#include "backends/cpu/typed_kernels.h"
+
 namespace eeb::cpu {
-namespace {
 
-// 4 floats in GCC vector extensions (one SSE register): explicit SIMD for the element-wise loops,
-// which the compiler will not auto-vectorize because of the clamps below (-ftrapping-math).
-using f4 = float __attribute__((vector_size(16)));
-using i4 = int32_t __attribute__((vector_size(16)));
-inline f4 load(const float* p) {
-  f4 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store(float* p, f4 v) { std::memcpy(p, &v, sizeof v); }
-inline f4 splat(float x) { return f4{} + x; }
-
-// exp(x) to about 2 ulp for x in [-87, 88] (clamped outside): exp(x) = 2^k · exp(r) with
-// k = round(x / ln 2), |r| <= ln(2) / 2, exp(r) by its degree-7 Taylor series.
-inline f4 exp4(f4 x) {
-  x = x < -87.0f ? splat(-87.0f) : x;
-  x = x > 88.0f ? splat(88.0f) : x;
-  const f4 kf = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
-  const f4 r = (x - kf * 0.693145751953125f) - kf * 1.428606820309417232e-6f;
-  f4 p = splat(1.0f / 5040);
-  for (float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f}) p = p * r + c;
-  const i4 bits = (__builtin_convertvector(kf, i4) + 127) << 23;
-  return p * std::bit_cast<f4>(bits);
-}
-inline float exp1(float x) { return exp4(splat(x))[0]; }
-
-// In-place softmax of row[0, valid), zeros in row[valid, width).
-void softmax_row(float* row, int valid, int width) {
-  f4 mv = splat(row[0]);
-  int j = 0;
-  for (; j + 4 <= valid; j += 4) {
-    const f4 v = load(row + j);
-    mv = v > mv ? v : mv;
-  }
-  float m = row[0];
-  for (int i = 0; i < 4; ++i) m = std::max(m, mv[i]);
-  for (; j < valid; ++j) m = std::max(m, row[j]);
-  f4 sv = {};
-  for (j = 0; j + 4 <= valid; j += 4) {
-    const f4 e = exp4(load(row + j) - m);
-    store(row + j, e);
-    sv += e;
-  }
-  float sum = 0;
-  for (int i = 0; i < 4; ++i) sum += sv[i];
-  for (; j < valid; ++j) sum += (row[j] = exp1(row[j] - m));
-  const float inv = 1.0f / sum;
-  for (j = 0; j < valid; ++j) row[j] *= inv;
-  std::fill(row + valid, row + width, 0.0f);
-}
-
-}  // namespace
-
-// OpenBLAS runs single-threaded (the backend sets it); the output columns (rows of W, contiguous)
-// are split over OpenMP threads in multiples of 64, one sgemm/sgemv per thread.
+// The output columns (rows of W, contiguous) are split over OpenMP threads in multiples of 64, one
+// single-threaded sgemm / sgemv per thread.
 void matmul(const float* X, int n, int k, int ldx, const float* W, int m, float* Y, int ldy,
             float beta, int threads) {
   if (n <= 0 || m <= 0) return;
@@ -80,8 +27,7 @@ void matmul(const float* X, int n, int k, int ldx, const float* W, int m, float*
     if (m1 > m0 && n == 1)
       cblas_sgemv(CblasRowMajor, CblasNoTrans, m1 - m0, k, 1.0f, w, k, X, 1, beta, Y + m0, 1);
     else if (m1 > m0)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m1 - m0, k, 1.0f, X, ldx, w, k, beta,
-                  Y + m0, ldy);
+      detail::sgemm(true, n, m1 - m0, k, 1.0f, X, ldx, w, k, beta, Y + m0, ldy);
   }
 }
 
@@ -145,13 +91,7 @@ void swiglu(float* gu, int n, int H, int threads) {
 #pragma omp parallel for num_threads(threads) if (n > 1) schedule(static)
   for (int r = 0; r < n; ++r) {
     float* g = gu + static_cast<size_t>(r) * 2 * H;
-    const float* u = g + H;
-    int j = 0;
-    for (; j + 4 <= H; j += 4) {
-      const f4 x = load(g + j);
-      store(g + j, x / (1.0f + exp4(-x)) * load(u + j));
-    }
-    for (; j < H; ++j) g[j] = g[j] / (1.0f + exp1(-g[j])) * u[j];
+    detail::silu_mul(g, g + H, H);
   }
 }
 
@@ -181,18 +121,16 @@ void attention(const AttentionArgs& a, AttentionScratch& sc, int threads) {
     for (int r = r0; r < r1; ++r)
       std::memcpy(Q + static_cast<size_t>(r - r0) * gw,
                   a.q + static_cast<size_t>(r) * a.ldq + g * gw, gw * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, width, hd, scale, Q, hd,
-                a.k + g * hd, a.ldkv, 0.0f, S, width);
+    detail::sgemm(true, rows, width, hd, scale, Q, hd, a.k + g * hd, a.ldkv, 0.0f, S, width);
     for (int i = 0; i < rows; ++i) {
       // Keys [lo, p] of the query at position p: all of them, or the sliding window's.
       const int p = a.pos0 + r0 + i / group;
       const int lo = a.window > 0 ? std::max(0, p - a.window + 1) : 0;
       float* row = S + static_cast<size_t>(i) * width;
       std::fill(row, row + lo, 0.0f);
-      softmax_row(row + lo, p + 1 - lo, width - lo);
+      detail::softmax_row(row + lo, p + 1 - lo, width - lo);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, width, 1.0f, S, width,
-                a.v + g * hd, a.ldkv, 0.0f, O, hd);
+    detail::sgemm(false, rows, hd, width, 1.0f, S, width, a.v + g * hd, a.ldkv, 0.0f, O, hd);
     for (int r = r0; r < r1; ++r)
       std::memcpy(a.out + static_cast<size_t>(r) * a.ldo + g * gw,
                   O + static_cast<size_t>(r - r0) * gw, gw * sizeof(float));

@@ -1,13 +1,13 @@
 // The CPU backend's building blocks: one screen each, float32, row-major.
-// All parallelism is OpenMP: OpenBLAS runs single-threaded inside OpenMP threads (one thread pool,
-// no contention between two pools on the same cores). Matrix products go to OpenBLAS.
+// All parallelism is OpenMP: the libraries (oneDNN's sgemm, OpenBLAS's sgemv) run single-threaded
+// inside OpenMP threads (one thread pool, no contention between two pools on the same cores).
 #pragma once
 #include <vector>
 
 namespace eeb::cpu {
 
 // Y[n, m] = X[n, k] · W[m, k]^T + beta · Y (W in the Hugging Face [out, in] layout).
-// sgemm for a block of rows, sgemv for a single row; OpenBLAS must be set to one thread.
+// oneDNN sgemm for a block of rows, OpenBLAS sgemv for a single row (OpenBLAS set to one thread).
 void matmul(const float* X, int n, int k, int ldx, const float* W, int m, float* Y, int ldy,
             float beta, int threads);
 

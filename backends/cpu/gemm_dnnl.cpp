@@ -1,4 +1,4 @@
-// oneDNN bf16 matmul (see typed_kernels.h). Creating a primitive JIT-compiles its kernel (~ms), so
+// oneDNN bf16 matmul and float32 sgemm (see typed_kernels.h). Creating a primitive JIT-compiles its kernel (~ms), so
 // primitives are cached per shape for the life of the process; a model has a handful of shapes.
 // oneDNN here is built on the OpenMP runtime and sizes its parallelism from omp_get_max_threads(),
 // which we set for the calling thread only (an ICV of its implicit task) to the caller's thread count,
@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -99,6 +100,14 @@ void dnnl_gemm_bf16(const uint16_t* Xb, int n, int k, const uint16_t* Wb, int ld
     args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p.prim_desc_scratch, e, scratch.data()));
   p.prim.execute(stream, args);
   stream.wait();
+}
+
+void sgemm(bool trans_b, int n, int m, int k, float alpha, const float* A, int lda, const float* B, int ldb,
+           float beta, float* C, int ldc) {
+  Threads use(1);
+  const dnnl_status_t st =
+      dnnl_sgemm('N', trans_b ? 'T' : 'N', n, m, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (st != dnnl_success) throw std::runtime_error("oneDNN sgemm failed (status " + std::to_string(st) + ")");
 }
 
 std::string dnnl_impl_name(int n, int m, int k, int threads) {

@@ -68,9 +68,9 @@ struct Fixture {
   }
 };
 
-TrialOptions untimed(bool cache, double mb = 0) {
+TrialOptions untimed(bool cache, double mb = 0, int batch_docs = 1) {
   TrialOptions o;
-  o.reps = 0, o.warmup = 0, o.prefix_cache = cache, o.prefix_cache_mb = mb;
+  o.reps = 0, o.warmup = 0, o.prefix_cache = cache, o.prefix_cache_mb = mb, o.batch_docs = batch_docs;
   return o;
 }
 
@@ -194,9 +194,11 @@ TEST_CASE("trials with the prefix cache give the one-document path's numbers, an
   for (const auto& [name, params] : cases) {
     INFO(name);
     auto off = f.run(name, params, untimed(false));
-    for (double mb : {0.0, 1e-4}) {  // default budget; one far below one prefix (recomputed per document)
-      INFO("budget MiB " << mb);
-      auto on = f.run(name, params, untimed(true, mb));
+    // Default budget; one far below one prefix (recomputed per document). One document at a time,
+    // and batches of 3 (which straddle the two groups: each document starts from its own prefix).
+    for (auto [mb, batch] : {std::pair{0.0, 1}, std::pair{1e-4, 1}, std::pair{0.0, 3}, std::pair{1e-4, 3}}) {
+      INFO("budget MiB " << mb << ", batch " << batch);
+      auto on = f.run(name, params, untimed(true, mb, batch));
       REQUIRE(on.size() == off.size());
       for (size_t i = 0; i < on.size(); ++i) {
         REQUIRE(on[i].loglik.size() == off[i].loglik.size());
@@ -236,9 +238,10 @@ TEST_CASE("a prefix's work is counted once per computation, beside the documents
     score_choices(cb, r, all_layers(L));
     whole += cb.count().flops;
   }
-  for (double mb : {0.0, 1e-4}) {
+  for (auto [mb, batch] : {std::pair{0.0, 1}, std::pair{1e-4, 1}, std::pair{0.0, 4}, std::pair{1e-4, 4}}) {
+    INFO("budget MiB " << mb << ", batch " << batch);
     std::vector<MetricValue> ms;
-    auto on = f.run("full", {}, untimed(true, mb), &ms);
+    auto on = f.run("full", {}, untimed(true, mb, batch), &ms);
     double doc_flops = 0;
     for (const auto& r : on) doc_flops += r.extra["flops"].get<double>();
     REQUIRE(find(ms, "prefix_flops"));
@@ -255,6 +258,8 @@ TEST_CASE("timed trials with the prefix cache report its time apart and a speedu
   Fixture f;
   TrialOptions o;
   o.reps = 1, o.warmup = 0, o.prefix_cache = true;
+  o.batch_docs = GENERATE(1, 4);
+  INFO("batch " << o.batch_docs);
   std::vector<MetricValue> ms;
   auto samples = f.run("static", {{"layer", 2}}, o, &ms);
   double shares = 0;

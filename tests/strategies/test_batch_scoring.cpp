@@ -169,31 +169,30 @@ TEST_CASE("score_batch of shortgpt and full on sst2 with the shared model equals
   }
 }
 
-TEST_CASE("score_choices_batch from cached context starts (a prefix's KV cache) equals from scratch", "[batch]") {
+TEST_CASE("score_choices_batch from cached prefixes (a fork of their KV cache) equals from scratch", "[batch]") {
   Synthetic s;
   const std::vector<int> plan = {0, 2, 3};
   auto want = score_choices_batch(*s.b, s.reqs, plan);
-  // Each request but the second starts from a cache holding its first half of the context, run
-  // through the plan one request at a time (what a prefix cache's fork holds).
-  std::vector<CachedStart> starts(s.reqs.size());
+  // Each request but the second starts from a prefix holding the first half of its context, run
+  // through a plan that begins with `plan` (what the runner's prefix cache holds).
+  std::vector<std::unique_ptr<PrefixState>> held(s.reqs.size());
+  std::vector<const PrefixState*> prefixes(s.reqs.size(), nullptr);
+  std::vector<int> longer = plan;
+  longer.push_back(1);
   for (size_t i = 0; i < s.reqs.size(); ++i) {
     const auto& r = s.reqs[i];
-    const int n_ctx = static_cast<int>(r.context.size()), p = n_ctx / 2;
+    const int p = static_cast<int>(r.context.size()) / 2;
     if (i == 1 || p == 0) continue;
-    size_t max_cont = 0;
-    for (const auto& c : r.continuations) max_cont = std::max(max_cont, c.size());
-    starts[i].kv = s.b->new_cache(n_ctx + static_cast<int>(max_cont));
-    starts[i].cached = p;
-    auto h = s.b->embed(std::span(r.context).first(p), 0);
-    for (int l : plan) s.b->run_layer(l, *h, *starts[i].kv);
+    held[i] = compute_prefix(*s.b, std::span(r.context).first(p), i % 2 ? longer : plan);
+    prefixes[i] = held[i].get();
   }
   double rows = 0;  // only the uncached context rows and the continuations run
   for (size_t i = 0; i < s.reqs.size(); ++i) {
-    rows += static_cast<double>(s.reqs[i].context.size()) - starts[i].cached;
+    rows += static_cast<double>(s.reqs[i].context.size()) - (held[i] ? held[i]->length() : 0);
     for (const auto& c : s.reqs[i].continuations) rows += static_cast<double>(c.size()) - 1;
   }
   CountingBackend c(*s.b);
-  auto got = score_choices_batch(c, s.reqs, plan, &starts);
+  auto got = score_choices_batch(c, s.reqs, plan, prefixes);
   CHECK(c.count().layer_tokens == rows * static_cast<double>(plan.size()));
   for (size_t i = 0; i < s.reqs.size(); ++i)
     for (size_t k = 0; k < want[i].loglik.size(); ++k) {
@@ -201,8 +200,15 @@ TEST_CASE("score_choices_batch from cached context starts (a prefix's KV cache) 
       CHECK(got[i].loglik[k] == Approx(want[i].loglik[k]).epsilon(1e-5));
       CHECK(got[i].is_greedy[k] == want[i].is_greedy[k]);
     }
-  std::vector<CachedStart> bad(s.reqs.size());
-  bad[0].kv = s.b->new_cache(64);
-  bad[0].cached = static_cast<int>(s.reqs[0].context.size());
-  CHECK_THROWS_WITH(score_choices_batch(*s.b, s.reqs, plan, &bad), Catch::Contains("cached context tokens outside"));
+  // A prefix as long as the whole context (the scoring position must stay the document's), or one
+  // run through another plan, is refused before any layer runs.
+  auto whole = compute_prefix(*s.b, s.reqs[0].context, plan);
+  std::vector<const PrefixState*> bad(s.reqs.size(), nullptr);
+  bad[0] = whole.get();
+  CHECK_THROWS_WITH(score_choices_batch(*s.b, s.reqs, plan, bad), Catch::Contains("not a proper prefix"));
+  auto other = compute_prefix(*s.b, std::span(s.reqs[0].context).first(1), std::vector<int>{1, 0});
+  bad[0] = other.get();
+  CHECK_THROWS_WITH(score_choices_batch(*s.b, s.reqs, plan, bad), Catch::Contains("not a leading part"));
+  CHECK_THROWS_WITH(score_choices_batch(*s.b, s.reqs, plan, std::span(prefixes).first(1)),
+                    Catch::Contains("1 prefixes for"));
 }
