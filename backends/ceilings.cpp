@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backends/cpu/weight_matrix.h"
+#include "oneapi/dnnl/dnnl.h"
 #include "core/error.h"
 
 namespace eeb {
@@ -57,6 +58,20 @@ std::function<void()> prepare_sgemm(const GemmShape& s, int) {
   return [=] {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.M, s.N, s.K, 1.0f, a->data(), s.K, w->data(), s.K, 0.0f,
                 y->data(), s.N);
+  };
+}
+
+// oneDNN's sgemm on `threads` OpenMP threads of its own (it sizes them from omp_get_max_threads):
+// the f32 GEMM the CPU backend calls (one single-threaded call per thread, backends/cpu/cpu_kernels.h).
+std::function<void()> prepare_dnnl_sgemm(const GemmShape& s, int threads) {
+  auto a = std::make_shared<std::vector<float>>(size_t(s.M) * s.K, 0.01f);
+  auto w = std::make_shared<std::vector<float>>(size_t(s.N) * s.K, 0.02f);
+  auto y = std::make_shared<std::vector<float>>(size_t(s.M) * s.N);
+  return [=] {
+    const int before = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    dnnl_sgemm('N', 'T', s.M, s.N, s.K, 1.0f, a->data(), s.K, w->data(), s.K, 0.0f, y->data(), s.N);
+    omp_set_num_threads(before);
   };
 }
 
@@ -149,9 +164,14 @@ Ceilings measure_cpu_ceilings(const std::string& dtype, const std::vector<GemmSh
   c.read_gbs = read_gbs(reps, t);
   c.read_what = "read-only sum of 512 MiB, " + std::to_string(t) + " threads";
 
-  const CpuTypedGemm sgemm{"OpenBLAS sgemm", prepare_sgemm};
+  // The f32 ceiling: the faster of the two libraries on these shapes (OpenBLAS names the kernel set
+  // it picked for this CPU: Debian's 0.3.21 takes Zen 4/5 for Haswell, AVX2 only).
+  const CpuTypedGemm openblas{std::string("OpenBLAS sgemm (") + openblas_get_corename() + " kernels)", prepare_sgemm};
+  const CpuTypedGemm onednn{"oneDNN sgemm", prepare_dnnl_sgemm};
   const std::string dims = shapes_str(shapes);
-  c.gemm_f32_tflops = gemm_rate(sgemm, shapes, reps, t);
+  const double r_openblas = gemm_rate(openblas, shapes, reps, t), r_onednn = gemm_rate(onednn, shapes, reps, t);
+  const CpuTypedGemm& sgemm = r_onednn >= r_openblas ? onednn : openblas;
+  c.gemm_f32_tflops = std::max(r_openblas, r_onednn);
   c.gemm_f32_what = sgemm.what + " " + dims;
   CpuTypedGemm typed;
   if (dtype == "bf16" || dtype == "f16" || dtype == "q8_0")

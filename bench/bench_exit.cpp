@@ -5,8 +5,12 @@
 //   BM_exit_check:    features (top-1, top-2, softmax over the vocabulary) + classifier decision,
 //                     from logits already on the host
 //   BM_lm_head:       final norm + LM head for one row (what the features need; reported apart)
-// The ratio exit_check / layer_decode is the figure the goal is about.
+// The ratio exit_check / layer_decode is the figure the goal is about. The layer runs in the type the
+// weights are held in: EEB_BENCH_DTYPE=f32|bf16|f16 converts the random f32 model once (as --dtype),
+// EEB_BENCH_MODEL=FILE benchmarks a model file as stored (e.g. a Q8_0 GGUF from eebench make-model).
 #include <benchmark/benchmark.h>
+
+#include <cstdio>
 
 #include "backends/registry.h"
 #include "backends/cpu/logit_stats.h"
@@ -17,11 +21,21 @@ using namespace eeb;
 
 namespace {
 
+Model bench_model() {
+  const std::string file = bench::env_str("EEB_BENCH_MODEL", "");
+  return file.empty() ? random_llama(bench::bench_shape("1b", 1), 1) : load_model(file);
+}
+
 struct Fixture {
   Model model;
   std::unique_ptr<Backend> b;
-  Fixture() : model(random_llama(bench::bench_shape("1b", 1), 1)) {
-    b = make_backend("cpu", model, BackendOptions{});
+  Fixture() : model(bench_model()) {
+    BackendOptions o;
+    o.dtype = bench::env_str("EEB_BENCH_DTYPE", "auto");
+    o.threads = bench::env_int("EEB_BENCH_THREADS", 0);
+    b = make_backend("cpu", model, o);
+    std::printf("model %s, weights held as %s, %d threads\n", model.path.empty() ? "random 1b (1 layer)" : model.path.c_str(),
+                b->dtype().c_str(), o.threads);
   }
   static Fixture& get() {
     static Fixture f;

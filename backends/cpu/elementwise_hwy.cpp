@@ -1,5 +1,5 @@
-// Highway kernels for the element-wise work that needs exp: the attention softmax and SwiGLU's
-// SiLU. Compiled once per SIMD target (foreach_target.h re-includes this file) and dispatched at run
+// Highway kernels for the element-wise work that needs exp: the attention softmax, SwiGLU's SiLU,
+// and the log-sum-exp over a vocabulary row (log-likelihoods, exit features). Compiled once per SIMD target (foreach_target.h re-includes this file) and dispatched at run
 // time, as gemv_hwy.cpp. exp is Highway's (hwy/contrib/math: max error 1 ulp). On a small model the
 // softmax over ~1000 cached positions per query row is a fifth of a document's time, which a
 // 4-lane exp left on the table on AVX-512 hardware.
@@ -10,7 +10,9 @@
 #include "hwy/contrib/math/math-inl.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
+#include <limits>
 
 #include "backends/cpu/typed_kernels.h"
 
@@ -76,6 +78,58 @@ void SiluMul(float* g, const float* u, int n) {
   if (i < K) Tail(d, g + i, u + i, K - i, [&](auto x, auto y) { return hn::Mul(silu(x), y); });
 }
 
+// The largest of x[0, n), n >= 1 (NaNs: whatever the target's max does with them; callers check).
+float MaxValue(const float* x, int n) {
+  const DF d;
+  const size_t N = hn::Lanes(d), K = static_cast<size_t>(n);
+  auto mv = hn::Set(d, x[0]);
+  size_t i = 0;
+  for (; i + N <= K; i += N) mv = hn::Max(mv, hn::LoadU(d, x + i));
+  float m = hn::GetLane(hn::MaxOfLanes(d, mv));
+  for (; i < K; ++i) m = std::max(m, x[i]);
+  return m;
+}
+
+// The first i in [0, n) with x[i] == v, or -1.
+int FindFirst(const float* x, int n, float v) {
+  const DF d;
+  const size_t N = hn::Lanes(d), K = static_cast<size_t>(n);
+  const auto vv = hn::Set(d, v);
+  size_t i = 0;
+  for (; i + N <= K; i += N) {
+    const intptr_t at = hn::FindFirstTrue(d, hn::Eq(hn::LoadU(d, x + i), vv));
+    if (at >= 0) return static_cast<int>(i + static_cast<size_t>(at));
+  }
+  for (; i < K; ++i)
+    if (x[i] == v) return static_cast<int>(i);
+  return -1;
+}
+
+// Sum of exp(x[i] - m) for i < n: float32 exp, float64 accumulation (each lane's exps widened), so
+// the sum over a 150k-entry vocabulary loses nothing to float32 rounding.
+double SumExp(const float* x, int n, float m) {
+  // Half-width float vectors, so that each exp widens into one full vector of doubles.
+  const hn::ScalableTag<double> dd;
+  const hn::Rebind<float, decltype(dd)> d;
+  const size_t N = hn::Lanes(d), K = static_cast<size_t>(n);
+  const auto vm = hn::Set(d, m);
+  auto s0 = hn::Zero(dd), s1 = hn::Zero(dd);
+  size_t i = 0;
+  for (; i + 2 * N <= K; i += 2 * N) {
+    s0 = hn::Add(s0, hn::PromoteTo(dd, hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vm))));
+    s1 = hn::Add(s1, hn::PromoteTo(dd, hn::Exp(d, hn::Sub(hn::LoadU(d, x + i + N), vm))));
+  }
+  for (; i + N <= K; i += N) s0 = hn::Add(s0, hn::PromoteTo(dd, hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vm))));
+  double sum = hn::GetLane(hn::SumOfLanes(dd, hn::Add(s0, s1)));
+  if (i < K) {
+    HWY_ALIGN float t[hn::MaxLanes(decltype(d)())];
+    std::fill(t, t + N, -std::numeric_limits<float>::infinity());  // exp(-inf) = 0 for the padding
+    std::copy(x + i, x + K, t);
+    sum += hn::GetLane(hn::SumOfLanes(dd, hn::PromoteTo(dd, hn::Exp(d, hn::Sub(hn::Load(d, t), vm)))));
+  }
+  return sum;
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace eeb::cpu::detail
 HWY_AFTER_NAMESPACE();
@@ -85,9 +139,15 @@ namespace eeb::cpu::detail {
 
 HWY_EXPORT(SoftmaxRow);
 HWY_EXPORT(SiluMul);
+HWY_EXPORT(MaxValue);
+HWY_EXPORT(FindFirst);
+HWY_EXPORT(SumExp);
 
 void softmax_row(float* row, int valid, int width) { HWY_DYNAMIC_DISPATCH(SoftmaxRow)(row, valid, width); }
 void silu_mul(float* g, const float* u, int n) { HWY_DYNAMIC_DISPATCH(SiluMul)(g, u, n); }
+float max_value(const float* x, int n) { return HWY_DYNAMIC_DISPATCH(MaxValue)(x, n); }
+int find_first(const float* x, int n, float v) { return HWY_DYNAMIC_DISPATCH(FindFirst)(x, n, v); }
+double sum_exp(const float* x, int n, float m) { return HWY_DYNAMIC_DISPATCH(SumExp)(x, n, m); }
 
 }  // namespace eeb::cpu::detail
 #endif

@@ -2,7 +2,8 @@
 //   gemv_hwy.cpp   Highway kernels, runtime-dispatched to the best SIMD target of the CPU:
 //                  matrix-vector products reading BF16 / F16 / Q8_0 rows directly (decode), and the
 //                  conversions to bfloat16 the GEMMs need (activations, F16 and Q8_0 weight tiles).
-//   elementwise_hwy.cpp  Highway exp for the attention softmax and SwiGLU (dispatched as above).
+//   elementwise_hwy.cpp  Highway exp for the attention softmax, SwiGLU and log-sum-exp over a
+//                  vocabulary row (dispatched as above).
 //   gemm_dnnl.cpp  oneDNN bf16 matmul with float32 accumulation and output (prefill), primitives
 //                  cached per shape; oneDNN's float32 sgemm (float32 weights, attention).
 // Everything here is single-threaded: the callers split the work over OpenMP threads.
@@ -33,6 +34,15 @@ void softmax_row(float* row, int valid, int width);
 
 // g[i] = silu(g[i]) · u[i] for i < n.
 void silu_mul(float* g, const float* u, int n);
+
+// The largest of x[0, n), n >= 1.
+float max_value(const float* x, int n);
+
+// The first i in [0, n) with x[i] == v, or -1.
+int find_first(const float* x, int n, float v);
+
+// Sum of exp(x[i] - m) over i < n (float32 exp within 1 ulp, float64 accumulation).
+double sum_exp(const float* x, int n, float m);
 
 // Name of the SIMD target the Highway kernels dispatch to on this CPU (e.g. "AVX3_DL").
 const char* simd_target();

@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "backends/cpu/cpu_kernels.h"
+#include "backends/cpu/logit_stats.h"
 #include "backends/cpu/typed_kernels.h"
 
+using namespace eeb;
 using namespace eeb::cpu;
 
 TEST_CASE("softmax_row equals a float64 softmax, zeros past the valid part", "[cpu][elementwise]") {
@@ -57,4 +59,40 @@ TEST_CASE("swiglu equals silu(gate) * up in float64, any hidden size", "[cpu][el
       }
     CHECK(gu.back() == 5.0f);
   }
+}
+
+TEST_CASE("logit statistics: argmax, top-2, log-softmax against float64 loops", "[cpu][elementwise]") {
+  std::mt19937 g(5);
+  std::uniform_real_distribution<float> u(-20.0f, 20.0f);
+  for (int n : {1, 2, 3, 15, 16, 17, 33, 1000, 32000}) {
+    for (int tie : {0, 1, 2}) {
+      std::vector<float> x(n);
+      for (auto& v : x) v = u(g);
+      // Ties for the top: the lowest index wins (1: the top value twice; 2: also at index 0).
+      const int hi = n / 2;
+      x[hi] = 25.0f;
+      if (tie >= 1 && n > 2) x[n - 1] = 25.0f;
+      if (tie == 2 && n > 2) x[0] = 25.0f;
+      int top1 = 0, top2 = -1;
+      for (int i = 1; i < n; ++i)
+        if (x[i] > x[top1]) top1 = i;
+      for (int i = 0; i < n; ++i)
+        if (i != top1 && (top2 < 0 || x[i] > x[top2])) top2 = i;
+      double m = x[top1], s = 0;
+      for (float v : x) s += std::exp(double(v) - m);
+      INFO("n " << n << " tie " << tie);
+      CHECK(logit_stats::argmax(x.data(), n) == top1);
+      const ExitFeatures f = logit_stats::exit_features(x.data(), n);
+      CHECK(f.top1 == top1);
+      CHECK(f.top2 == top2);
+      CHECK(f.p1 == Approx(1.0 / s).epsilon(1e-6));
+      const int target = (7 * n) / 9;
+      const double want = double(x[target]) - (m + std::log(s));
+      CHECK(std::fabs(logit_stats::log_prob(x.data(), n, target) - want) < 1e-6);
+    }
+  }
+  // NaN logits never win (the ordered scan), as before the vector maximum.
+  std::vector<float> x = {1.0f, std::nanf(""), 3.0f, 2.0f, std::nanf("")};
+  CHECK(logit_stats::argmax(x.data(), 5) == 2);
+  CHECK(logit_stats::exit_features(x.data(), 5).top2 == 3);
 }
