@@ -181,6 +181,22 @@ void Backend::token_logprobs(const Hidden& h, int row0, std::span<const int32_t>
   if (n > 0) do_token_logprobs(h, row0, targets, out, argmax);
 }
 
+void Backend::candidate_logprobs(const Hidden& h, int row0, int n, std::span<const int> offsets,
+                                 std::span<const int32_t> targets, double* out, int32_t* top) {
+  check_rows_(h, row0, n, "candidate_logprobs");
+  if (offsets.size() != static_cast<size_t>(n) + 1 || offsets[0] != 0 ||
+      static_cast<size_t>(offsets[n]) != targets.size())
+    refuse("candidate_logprobs: offsets must run from 0 to the " + S(static_cast<long long>(targets.size())) +
+           " targets over " + S(n) + " rows");
+  for (int i = 0; i < n; ++i)
+    if (offsets[i + 1] < offsets[i]) refuse("candidate_logprobs: offsets decrease at row " + S(i));
+  const int V = config().vocab_size;
+  for (int32_t t : targets)
+    if (t < 0 || t >= V)
+      refuse("candidate_logprobs target " + S(t) + " outside the vocabulary [0, " + S(V) + ")");
+  if (n > 0) do_candidate_logprobs(h, row0, n, offsets, targets, out, top);
+}
+
 ExitFeatures Backend::exit_features(const Hidden& h, int row) {
   check_rows_(h, row, 1, "exit_features");
   return do_exit_features(h, row);
@@ -246,6 +262,24 @@ void Backend::do_token_logprobs(const Hidden& h, int row0, std::span<const int32
 void Backend::do_run_layer_batch(int layer, std::span<Hidden* const> hs,
                                  std::span<KVCache* const> kvs) {
   for (size_t i = 0; i < hs.size(); ++i) do_run_layer(layer, *hs[i], *kvs[i]);
+}
+
+void Backend::do_candidate_logprobs(const Hidden& h, int row0, int n, std::span<const int> offsets,
+                                    std::span<const int32_t> targets, double* out, int32_t* top) {
+  const int V = config().vocab_size;
+  const int chunk = 32;  // bounded host memory, as do_token_logprobs
+  std::vector<float> buf(static_cast<size_t>(std::min(n, chunk)) * V);
+  for (int i0 = 0; i0 < n; i0 += chunk) {
+    const int m = std::min(chunk, n - i0);
+    do_logits(h, row0 + i0, m, buf.data());
+    for (int i = 0; i < m; ++i) {
+      const float* x = buf.data() + static_cast<size_t>(i) * V;
+      const int best = logit_stats::argmax(x, V);
+      const double lse = logit_stats::log_sum_exp(x, V, best);
+      for (int j = offsets[i0 + i]; j < offsets[i0 + i + 1]; ++j) out[j] = static_cast<double>(x[targets[j]]) - lse;
+      if (top) top[i0 + i] = best;
+    }
+  }
 }
 
 ExitFeatures Backend::do_exit_features(const Hidden& h, int row) {

@@ -134,6 +134,13 @@ class Backend {
   // row's top-1 token (lowest id on ties), so greedy checks cost no extra LM-head evaluation.
   void token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets, double* out,
                       int32_t* argmax = nullptr);
+  // Several candidate next tokens per row, one LM-head row each however many candidates (the
+  // choices of a question that share what comes before their differing token): for i < n,
+  // out[j] = log p(targets[j] | row row0 + i) for j in [offsets[i], offsets[i + 1]) (offsets has
+  // n + 1 entries, non-decreasing from 0 to targets.size()). If top is non-null, top[i] receives
+  // row i's top-1 token.
+  void candidate_logprobs(const Hidden& h, int row0, int n, std::span<const int> offsets,
+                          std::span<const int32_t> targets, double* out, int32_t* top = nullptr);
   // Logit-lens exit features of one row.
   ExitFeatures exit_features(const Hidden& h, int row);
   // Host copy of the raw residual rows [row0, row0 + n) (n × dim).
@@ -170,6 +177,9 @@ class Backend {
   // Default: float64 log-softmax over do_logits(), 32 rows at a time.
   virtual void do_token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,
                                  double* out, int32_t* argmax);
+  // Default: float64 log-softmax over do_logits(), 32 rows at a time. n >= 1, offsets checked.
+  virtual void do_candidate_logprobs(const Hidden& h, int row0, int n, std::span<const int> offsets,
+                                     std::span<const int32_t> targets, double* out, int32_t* top);
   virtual ExitFeatures do_exit_features(const Hidden& h, int row);  // default: over do_logits()
   virtual void do_read_hidden(const Hidden& h, int row0, int n, float* out) = 0;  // n >= 1
   virtual std::unique_ptr<Hidden> do_slice(const Hidden& h, int row0, int n) = 0;

@@ -86,6 +86,12 @@ void CountingBackend::do_token_logprobs(const Hidden& h, int row0, std::span<con
   b_.token_logprobs(h, row0, targets, out, argmax);
 }
 
+void CountingBackend::do_candidate_logprobs(const Hidden& h, int row0, int n, std::span<const int> offsets,
+                                            std::span<const int32_t> targets, double* out, int32_t* top) {
+  add_head_rows(n);  // one LM-head row per row, however many candidates
+  b_.candidate_logprobs(h, row0, n, offsets, targets, out, top);
+}
+
 ExitFeatures CountingBackend::do_exit_features(const Hidden& h, int row) {
   add_head_rows(1);
   return b_.exit_features(h, row);

@@ -61,6 +61,8 @@ class CountingBackend : public Backend {
   void do_logits(const Hidden& h, int row0, int n, float* out) override;
   void do_token_logprobs(const Hidden& h, int row0, std::span<const int32_t> targets,
                          double* out, int32_t* argmax) override;
+  void do_candidate_logprobs(const Hidden& h, int row0, int n, std::span<const int> offsets,
+                             std::span<const int32_t> targets, double* out, int32_t* top) override;
   ExitFeatures do_exit_features(const Hidden& h, int row) override;
   void do_read_hidden(const Hidden& h, int row0, int n, float* out) override {
     b_.read_hidden(h, row0, n, out);

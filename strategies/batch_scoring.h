@@ -2,14 +2,14 @@
 // layer plan, with Backend::run_layer_batch, giving per request what score_choices gives.
 //
 // Design: all contexts run through the plan as one batch (each request its own KV cache, a fork of
-// its cached prefix's when it has one, so only the rest of its context runs); then the
-// continuations go in rounds: round c batches choice c of every request that has one, each over
-// its own request's cache, which is rolled back to the context afterwards (as score_continuations
-// rolls back between choices). So no cache is ever copied, and the continuation rows of N
-// documents share one GEMM; the choices of one document are not batched with each other (that
-// would need a fork of the context cache per choice). The LM head runs once per round over the
-// rows of every document (Backend::stack): the first continuation token of each from its last
-// context row, the other tokens from the continuation rows. Those are exactly the LM-head rows of
+// its cached prefix's when it has one, so only the rest of its context runs). Every choice's first
+// token is then read from its document's last context row, one LM-head row per document (stacked:
+// one call). The continuation passes (scoring.h: choices feeding the same tokens share one) go in
+// rounds: round r batches pass r of every request that has one, each over its own request's cache,
+// which is rolled back to the context afterwards (as score_continuations rolls back between
+// passes). So no cache is ever copied, and the pass rows of N documents share one GEMM and one
+// LM-head call; the passes of one document are not batched with each other (that would need a
+// fork of the context cache per pass). Those are exactly the LM-head rows and layer rows of
 // score_choices, so the counted work is the same as scoring the requests one by one.
 //
 // Strategies that run a fixed plan (full, static, layer removal, lesion) implement

@@ -61,42 +61,101 @@ static void run_plan(Backend& b, std::span<const int> plan, Hidden& h, KVCache& 
   for (int l : plan) b.run_layer(l, h, kv);
 }
 
+std::vector<ContinuationPass> continuation_passes(const Request& req) {
+  std::vector<ContinuationPass> out;
+  for (size_t ci = 0; ci < req.continuations.size(); ++ci) {
+    const auto& cont = req.continuations[ci];
+    if (cont.size() < 2) continue;
+    const std::span<const int32_t> fed(cont.data(), cont.size() - 1);
+    auto same = std::find_if(out.begin(), out.end(), [&](const ContinuationPass& p) {
+      return std::equal(p.fed.begin(), p.fed.end(), fed.begin(), fed.end());
+    });
+    if (same == out.end()) same = out.insert(out.end(), ContinuationPass{{fed.begin(), fed.end()}, {}});
+    same->choices.push_back(static_cast<int>(ci));
+  }
+  return out;
+}
+
+namespace {
+
+// One candidate_logprobs call over rows [0, offsets.size() - 1) of h.
+void read_rows(Backend& b, const Hidden& h, const std::vector<int>& offsets, const std::vector<int32_t>& targets,
+               std::vector<double>& lps, std::vector<int32_t>& tops) {
+  const int rows = static_cast<int>(offsets.size()) - 1;
+  lps.resize(targets.size()), tops.resize(rows);
+  b.candidate_logprobs(h, 0, rows, offsets, targets, lps.data(), tops.data());
+}
+
+int unscored(const Request& req, size_t c) { return c < req.unscored.size() ? req.unscored[c] : 0; }
+
+}  // namespace
+
+void score_first_tokens(Backend& b, std::span<const ScoreTarget> items, const Hidden& h) {
+  std::vector<int> offsets{0};
+  std::vector<int32_t> targets;
+  for (const auto& it : items) {
+    for (const auto& c : it.req->continuations) targets.push_back(c[0]);
+    offsets.push_back(static_cast<int>(targets.size()));
+  }
+  std::vector<double> lps;
+  std::vector<int32_t> tops;
+  read_rows(b, h, offsets, targets, lps, tops);
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Request& req = *items[i].req;
+    for (size_t c = 0; c < req.continuations.size(); ++c) {
+      // Partial scoring: the first `skip` tokens are the choice's own context, conditioned on only.
+      if (unscored(req, c) != 0) continue;
+      items[i].out->loglik[c] += lps[offsets[i] + c];
+      items[i].out->is_greedy[c] = items[i].out->is_greedy[c] && tops[i] == req.continuations[c][0];
+    }
+  }
+}
+
+void score_passes(Backend& b, std::span<const ScoreTarget> items, const Hidden& h) {
+  // Row j of a pass: token j + 1 of each of its choices.
+  std::vector<int> offsets{0};
+  std::vector<int32_t> targets;
+  for (const auto& it : items)
+    for (size_t j = 0; j < it.pass->fed.size(); ++j) {
+      for (int c : it.pass->choices) targets.push_back(it.req->continuations[c][j + 1]);
+      offsets.push_back(static_cast<int>(targets.size()));
+    }
+  std::vector<double> lps;
+  std::vector<int32_t> tops;
+  read_rows(b, h, offsets, targets, lps, tops);
+  size_t row = 0;
+  for (const auto& it : items) {
+    const int rows = static_cast<int>(it.pass->fed.size()), nc = static_cast<int>(it.pass->choices.size());
+    for (int w = 0; w < nc; ++w) {
+      const int c = it.pass->choices[w];
+      for (int j = std::max(0, unscored(*it.req, c) - 1); j < rows; ++j) {
+        it.out->loglik[c] += lps[offsets[row + j] + w];
+        it.out->is_greedy[c] = it.out->is_greedy[c] && tops[row + j] == it.req->continuations[c][j + 1];
+      }
+    }
+    row += rows;
+  }
+}
+
 ChoiceScores score_continuations(Backend& b, const Request& req, std::span<const int> plan,
                                  KVCache& kv, const Hidden& ctx_last) {
   const int n_ctx = static_cast<int>(req.context.size());
   const int L = b.config().n_layers;
+  for (const auto& c : req.continuations)
+    if (c.empty()) throw Error("request " + std::to_string(req.index) + ": empty continuation");
   ChoiceScores out;
-  for (size_t ci = 0; ci < req.continuations.size(); ++ci) {
-    const auto& cont = req.continuations[ci];
-    if (cont.empty()) throw Error("request " + std::to_string(req.index) + ": empty continuation");
-    // Partial scoring: the first `skip` tokens are the choice's own context, conditioned on only.
-    const int skip = ci < req.unscored.size() ? req.unscored[ci] : 0;
-    double sum = 0;
-    bool greedy = true;
-    double lp = 0;
-    int32_t top = -1;
-    b.token_logprobs(ctx_last, 0, std::span<const int32_t>(cont.data(), 1), &lp, &top);
-    if (skip == 0) {
-      sum += lp;
-      greedy = top == cont[0];
-    }
-    const int k = static_cast<int>(cont.size());
-    if (k > 1) {
-      // Feed continuation tokens 0..k-2 after the context; row j predicts token j+1.
-      auto h = b.embed(std::span<const int32_t>(cont.data(), k - 1), n_ctx);
-      run_plan(b, plan, *h, kv);
-      std::vector<double> lps(k - 1);
-      std::vector<int32_t> tops(k - 1);
-      b.token_logprobs(*h, 0, std::span<const int32_t>(cont.data() + 1, k - 1), lps.data(),
-                       tops.data());
-      for (int j = std::max(0, skip - 1); j < k - 1; ++j) {
-        sum += lps[j];
-        greedy = greedy && tops[j] == cont[j + 1];
-      }
-      kv.truncate_all(n_ctx, L);
-    }
-    out.loglik.push_back(sum);
-    out.is_greedy.push_back(greedy);
+  out.loglik.assign(req.continuations.size(), 0.0);
+  out.is_greedy.assign(req.continuations.size(), true);
+  if (req.continuations.empty()) return out;
+  const ScoreTarget first{&req, &out};
+  score_first_tokens(b, std::span(&first, 1), ctx_last);
+  // Each pass feeds its tokens after the context (the cache rolled back afterwards).
+  for (const ContinuationPass& pass : continuation_passes(req)) {
+    auto h = b.embed(pass.fed, n_ctx);
+    run_plan(b, plan, *h, kv);
+    const ScoreTarget t{&req, &out, &pass};
+    score_passes(b, std::span(&t, 1), *h);
+    kv.truncate_all(n_ctx, L);
   }
   return out;
 }

@@ -57,6 +57,30 @@ std::vector<int> first_layers(int k);
 ChoiceScores score_choices(Backend& b, const Request& req, std::span<const int> plan,
                            const PrefixState* prefix = nullptr);
 
+// The continuation passes a request's choices need after the context. A choice of k tokens feeds
+// its first k - 1 (row j predicts token j + 1); choices that feed the same tokens share one pass,
+// computed once, and their differing last tokens are read from the same rows (MMLU's " B", " C",
+// " D" are "▁" + a letter with a SentencePiece vocabulary: one pass for the three). Single-token
+// choices need no pass (their token is read from the last context row). First-appearance order.
+struct ContinuationPass {
+  std::vector<int32_t> fed;  // the shared tokens fed after the context
+  std::vector<int> choices;  // choices with these fed tokens (each of fed.size() + 1 tokens)
+};
+std::vector<ContinuationPass> continuation_passes(const Request& req);
+
+// Read-outs of several requests at once (one candidate_logprobs call, one LM-head row per row read),
+// each into its own ChoiceScores (one entry per choice, honouring partial scoring):
+//   score_first_tokens: row i of h is request i's last context row; adds each choice's first token
+//   (and sets is_greedy from it).
+//   score_passes: h holds each item's pass rows in order (fed.size() rows each); adds the tokens after.
+struct ScoreTarget {
+  const Request* req;
+  ChoiceScores* out;
+  const ContinuationPass* pass = nullptr;  // score_passes only
+};
+void score_first_tokens(Backend& b, std::span<const ScoreTarget> items, const Hidden& h);
+void score_passes(Backend& b, std::span<const ScoreTarget> items, const Hidden& h);
+
 // Same, but with the context already run through `plan` into kv/ctx_hidden (so exit policies can
 // decide the plan while running the context). ctx_last is the last context row after the plan.
 ChoiceScores score_continuations(Backend& b, const Request& req, std::span<const int> plan,

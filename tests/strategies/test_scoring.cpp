@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "backends/counting.h"
 #include "backends/registry.h"
 #include "strategies/builtin.h"
 #include "strategies/scoring.h"
@@ -73,6 +74,60 @@ TEST_CASE("score_choices equals the float64 reference for any layer plan", "[sco
       CHECK(s.loglik[c] == Approx(ref).margin(1e-4));
     }
   }
+}
+
+TEST_CASE("choices feeding the same tokens share one pass, and score as the float64 reference", "[scoring]") {
+  Fixture f;
+  // Like MMLU's " A" / " B" / " C" with a SentencePiece vocabulary: "▁" + letter, and one lone token.
+  f.req.continuations = {{5}, {7, 9}, {7, 11}, {7, 9, 3}, {8, 2}, {7, 12}};
+  f.doc.choices = {" a", " b", " c", " d", " e", " f"};
+  const auto passes = continuation_passes(f.req);
+  REQUIRE(passes.size() == 3);
+  CHECK(passes[0].fed == std::vector<int32_t>{7});
+  CHECK(passes[0].choices == std::vector<int>{1, 2, 5});
+  CHECK(passes[1].fed == std::vector<int32_t>{7, 9});
+  CHECK(passes[1].choices == std::vector<int>{3});
+  CHECK(passes[2].fed == std::vector<int32_t>{8});
+  const std::vector<int> plan = {0, 2, 3};
+  eeb::CountingBackend cb(*f.b);
+  auto s = score_choices(cb, f.req, plan);
+  for (size_t c = 0; c < f.req.continuations.size(); ++c) {
+    INFO("choice " << c);
+    CHECK(s.loglik[c] == Approx(ref_loglik(f.rm, f.req.context, f.req.continuations[c], plan)).margin(1e-4));
+  }
+  // Rows: the context, then 1 + 2 + 1 fed tokens; LM head: the last context row, then one per fed token.
+  CHECK(cb.count().layer_tokens == (9.0 + 4.0) * plan.size());
+  CHECK(cb.count().lm_head_rows == 1.0 + 4.0);
+}
+
+TEST_CASE("candidate_logprobs: several tokens per row from one LM-head row, as token_logprobs", "[scoring]") {
+  Fixture f;
+  auto h = f.b->embed(f.req.context, 0);
+  auto kv = f.b->new_cache(16);
+  for (int l = 0; l < f.cfg.n_layers; ++l) f.b->run_layer(l, *h, *kv);
+  const std::vector<int> offsets = {0, 3, 3, 5};  // row 1 has no candidate
+  const std::vector<int32_t> targets = {1, 9, 30, 4, 4};
+  std::vector<double> lp(targets.size());
+  std::vector<int32_t> top(3);
+  eeb::CountingBackend cb(*f.b);
+  cb.candidate_logprobs(*h, 2, 3, offsets, targets, lp.data(), top.data());
+  CHECK(cb.count().lm_head_rows == 3.0);
+  for (int i = 0; i < 3; ++i)
+    for (int j = offsets[i]; j < offsets[i + 1]; ++j) {
+      double want;
+      int32_t want_top;
+      const int32_t t = targets[j];
+      f.b->token_logprobs(*h, 2 + i, std::span(&t, 1), &want, &want_top);
+      CHECK(lp[j] == Approx(want).margin(1e-6));  // LM-head rows in one GEMM vs one at a time: last bits
+      CHECK(top[i] == want_top);
+    }
+  const std::vector<int> bad = {0, 4, 3, 5};
+  CHECK_THROWS_WITH(f.b->candidate_logprobs(*h, 2, 3, bad, targets, lp.data()), Catch::Contains("offsets decrease"));
+  CHECK_THROWS_WITH(f.b->candidate_logprobs(*h, 2, 3, std::vector<int>{0, 1, 2}, targets, lp.data()),
+                    Catch::Contains("offsets must run"));
+  const std::vector<int32_t> outside = {1, 9, 30, 4, 64};
+  CHECK_THROWS_WITH(f.b->candidate_logprobs(*h, 2, 3, offsets, outside, lp.data()), Catch::Contains("outside the vocabulary"));
+  CHECK_THROWS(f.b->candidate_logprobs(*h, 8, 3, offsets, targets, lp.data()));  // rows past the hidden
 }
 
 TEST_CASE("per_exit_logliks equals scoring with the first k layers", "[scoring]") {
