@@ -103,10 +103,12 @@ class Backend {
 
   // Error unless capacity > 0.
   std::unique_ptr<KVCache> new_cache(int capacity);
-  // A new cache of `capacity` positions holding a copy of positions [0, min(n_positions,
-  // src.length(l))) of every layer l of src (a shared prefix computed once, forked per document).
-  // src is left as it was. Error unless src has the model's layers, 0 <= n_positions <= capacity
-  // and capacity > 0. A copy: no FLOPs (CountingBackend counts its bytes).
+  // A new cache of `capacity` positions holding positions [0, min(n_positions, src.length(l))) of
+  // every layer l of src (a shared prefix computed once, forked per document), as if copied: the
+  // fork and src are independent from then on (a backend may share the positions in place with copy
+  // on write: the CPU backend does). src is left as it was. Error unless src has the model's
+  // layers, 0 <= n_positions <= capacity and capacity > 0. No FLOPs (CountingBackend counts the
+  // bytes forked).
   std::unique_ptr<KVCache> fork_cache(const KVCache& src, int n_positions, int capacity);
   // Bytes of memory free for caches where this backend keeps them (host RAM: MemAvailable; a GPU:
   // its free device memory); 0 when unknown. Sizes the prefix cache's default budget.
@@ -161,8 +163,8 @@ class Backend {
  protected:
   // Called with checked arguments only (see the public methods).
   virtual std::unique_ptr<KVCache> do_new_cache(int capacity) = 0;
-  // A new cache of `capacity` positions whose layer l holds a copy of src's positions
-  // [0, lengths[l]) (lengths[l] <= src.length(l), <= capacity); the base sets the lengths.
+  // A new cache of `capacity` positions whose layer l holds src's positions [0, lengths[l])
+  // (lengths[l] <= src.length(l), <= capacity), independent of src; the base sets the lengths.
   // Default: Error (a backend without it cannot use the prefix cache).
   virtual std::unique_ptr<KVCache> do_fork_cache(const KVCache& src, const std::vector<int>& lengths,
                                                  int capacity);

@@ -63,7 +63,7 @@ std::unique_ptr<KVCache> CountingBackend::do_fork_cache(const KVCache& src,
                                                        const std::vector<int>& lengths, int capacity) {
   double positions = 0;
   for (int n : lengths) positions += n;
-  count_.kv_bytes_copied += positions * b_.kv_bytes_per_position();
+  count_.kv_bytes_forked += positions * b_.kv_bytes_per_position();
   // The inner backend derives the same lengths from src (each is min(n, src.length(l))).
   int n = 0;
   for (int x : lengths) n = std::max(n, x);

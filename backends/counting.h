@@ -11,10 +11,10 @@ struct WorkCount {
   double attended = 0;        // sum over rows of attended positions (for attention FLOPs)
   double lm_head_rows = 0;    // rows pushed through final norm + LM head
   double flops = 0;           // matmul FLOPs (2 per multiply-add) of the above
-  double kv_bytes_copied = 0; // fork_cache copies (prefix caching): bytes, no FLOPs
+  double kv_bytes_forked = 0; // keys/values a fork_cache starts from (copied, or read in place by the CPU backend): no FLOPs
   WorkCount operator-(const WorkCount& o) const {
     return {layer_tokens - o.layer_tokens, attended - o.attended, lm_head_rows - o.lm_head_rows,
-            flops - o.flops, kv_bytes_copied - o.kv_bytes_copied};
+            flops - o.flops, kv_bytes_forked - o.kv_bytes_forked};
   }
 };
 

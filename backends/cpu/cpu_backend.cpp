@@ -81,27 +81,62 @@ class KvBufferPool {
 
 // Per layer: keys and values of positions [0, length) in capacity × kv_dim buffers from the pool,
 // taken when the layer is first written. Lengths are kept by the KVCache base.
+//
+// A fork (fork_cache: a document starting from a shared few-shot prefix) copies nothing: it reads
+// positions [0, shared(l)) of layer l in place from its source's buffers (attention takes the two
+// parts, cpu_kernels.h) and writes only its own positions. Copy on write keeps that exact: a write
+// into the source below what a live fork shares first gives every fork its own copy
+// (materialize), as does the source's destruction; a fork written below its shared boundary (after
+// a truncate) moves the boundary down. A fork of a fork reads from the first source.
 class CpuCache : public KVCache {
  public:
   CpuCache(int capacity, int n_layers, int kv_dim, std::shared_ptr<KvBufferPool> pool)
       : KVCache("backend cpu", capacity, n_layers), kv_dim_(kv_dim), pool_(std::move(pool)),
-        k_(n_layers), v_(n_layers) {}
+        k_(n_layers), v_(n_layers), shared_(n_layers, 0) {}
+  CpuCache(const CpuCache&) = delete;
+  CpuCache& operator=(const CpuCache&) = delete;
   ~CpuCache() override {
+    detach_forks();
+    if (base_) std::erase(base_->forks_, this);
     for (auto* bufs : {&k_, &v_})
       for (auto& b : *bufs) pool_->give(std::move(b));
   }
   int kv_dim() const { return kv_dim_; }
+  // Own buffers (positions from shared(layer) on are written and read here).
   float* k(int layer) { return alloc(k_[layer]); }
   float* v(int layer) { return alloc(v_[layer]); }
-  // A copy of positions [0, lengths[l]) of every layer of src (fork_cache): buffers of layers with
-  // nothing to copy stay untaken.
-  void copy_from(const CpuCache& src, const std::vector<int>& lengths) {
-    for (int l = 0; l < n_layers(); ++l) {
-      if (lengths[l] <= 0) continue;
-      const size_t n = static_cast<size_t>(lengths[l]) * kv_dim_;
-      std::memcpy(k(l), src.k_[l].p.get(), sizeof(float) * n);
-      std::memcpy(v(l), src.v_[l].p.get(), sizeof(float) * n);
+  // Positions [0, shared(layer)) are read from these instead (null and 0: none).
+  int shared(int layer) const { return base_ ? shared_[layer] : 0; }
+  const float* shared_k(int layer) const { return base_ ? base_->k_[layer].p.get() : nullptr; }
+  const float* shared_v(int layer) const { return base_ ? base_->v_[layer].p.get() : nullptr; }
+
+  // Called before positions [pos0, ...) of a layer are written.
+  void before_write(int layer, int pos0) {
+    for (const CpuCache* f : forks_)
+      if (pos0 < f->shared_[layer]) {
+        detach_forks();
+        break;
+      }
+    if (base_ && pos0 < shared_[layer]) shared_[layer] = pos0;
+  }
+
+  // A fork of src holding src's positions [0, lengths[l]) of every layer.
+  static std::unique_ptr<CpuCache> fork_of(const CpuCache& src, const std::vector<int>& lengths, int capacity) {
+    auto out = std::make_unique<CpuCache>(capacity, src.n_layers(), src.kv_dim_, src.pool_);
+    CpuCache* root = src.base_ ? src.base_ : const_cast<CpuCache*>(&src);
+    out->base_ = root;
+    root->forks_.push_back(out.get());
+    for (int l = 0; l < src.n_layers(); ++l) {
+      out->shared_[l] = std::min(lengths[l], src.base_ ? src.shared_[l] : lengths[l]);
+      // What src holds in its own buffers (a fork's positions past its shared ones): copied.
+      const int from = out->shared_[l], to = lengths[l];
+      if (to > from) {
+        const size_t off = static_cast<size_t>(from) * src.kv_dim_, n = static_cast<size_t>(to - from) * src.kv_dim_;
+        std::memcpy(out->k(l) + off, src.k_[l].p.get() + off, sizeof(float) * n);
+        std::memcpy(out->v(l) + off, src.v_[l].p.get() + off, sizeof(float) * n);
+      }
     }
+    return out;
   }
 
  private:
@@ -109,9 +144,27 @@ class CpuCache : public KVCache {
     if (!b.p) b = pool_->take(static_cast<size_t>(capacity()) * kv_dim_);
     return b.p.get();
   }
+  // Copies the shared positions into this fork's own buffers and forgets the source.
+  void materialize() {
+    for (int l = 0; l < n_layers(); ++l)
+      if (shared_[l] > 0) {
+        const size_t n = static_cast<size_t>(shared_[l]) * kv_dim_;
+        std::memcpy(k(l), base_->k_[l].p.get(), sizeof(float) * n);
+        std::memcpy(v(l), base_->v_[l].p.get(), sizeof(float) * n);
+        shared_[l] = 0;
+      }
+    base_ = nullptr;
+  }
+  void detach_forks() {
+    for (CpuCache* f : forks_) f->materialize();
+    forks_.clear();
+  }
   int kv_dim_;
   std::shared_ptr<KvBufferPool> pool_;
   std::vector<KvBufferPool::Buffer> k_, v_;
+  CpuCache* base_ = nullptr;       // the source a fork reads its shared positions from
+  std::vector<int> shared_;        // per layer, with base_
+  std::vector<CpuCache*> forks_;   // live forks reading from this cache
 };
 
 // The matrices are separate (no fused [q; k; v] or [gate; up] copy): their products write into
@@ -141,9 +194,7 @@ class CpuBackend : public Backend {
                                          int capacity) override {
     auto* s = dynamic_cast<const CpuCache*>(&src);
     if (!s || s->kv_dim() != kv_dim_) fail("KV cache does not come from this CPU backend");
-    auto out = std::make_unique<CpuCache>(capacity, c_.n_layers, kv_dim_, kv_pool_);
-    out->copy_from(*s, lengths);
-    return out;
+    return CpuCache::fork_of(*s, lengths, capacity);
   }
   std::unique_ptr<Hidden> do_embed(std::span<const int32_t> tokens, int pos0) override;
   void do_run_layer(int layer, Hidden& h, KVCache& kv) override;
@@ -178,6 +229,12 @@ class CpuBackend : public Backend {
     if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
   }
   void ensure_rope(int positions);
+  // The sequence's rows [row0, row0 + h.n_tokens()) of a block and its cache's buffers of this layer.
+  static cpu::BatchSegment segment(int layer, int row0, const CpuHidden& h, CpuCache& kv) {
+    kv.before_write(layer, h.pos0());
+    return {row0, h.n_tokens(), h.pos0(), kv.k(layer), kv.v(layer),
+            kv.shared_k(layer), kv.shared_v(layer), kv.shared(layer)};
+  }
   void run_stacked(int layer, std::span<Hidden* const> hs, std::span<KVCache* const> kvs);
   void layer_rows(int layer, float* x, int n, std::span<const cpu::BatchSegment> segs);
 
@@ -290,7 +347,7 @@ void CpuBackend::do_run_layer(int layer, Hidden& hid, KVCache& kvc) {
   auto& h = as_cpu(hid);
   auto* kv = dynamic_cast<CpuCache*>(&kvc);
   if (!kv || kv->kv_dim() != kv_dim_) fail("KV cache does not come from this CPU backend");
-  const cpu::BatchSegment seg{0, h.n_tokens(), h.pos0(), kv->k(layer), kv->v(layer)};
+  const cpu::BatchSegment seg = segment(layer, 0, h, *kv);
   layer_rows(layer, h.row(0), h.n_tokens(), std::span(&seg, 1));  // in place: one sequence
 }
 
@@ -358,7 +415,7 @@ void CpuBackend::run_stacked(int layer, std::span<Hidden* const> hs, std::span<K
     auto& h = as_cpu(*hs[i]);
     auto* kv = dynamic_cast<CpuCache*>(kvs[i]);
     if (!kv || kv->kv_dim() != kv_dim_) fail("KV cache does not come from this CPU backend");
-    segs.push_back({n, h.n_tokens(), h.pos0(), kv->k(layer), kv->v(layer)});
+    segs.push_back(segment(layer, n, h, *kv));
     n += h.n_tokens();
   }
   const int D = c_.dim;

@@ -19,6 +19,7 @@ void attend_segments(float* qkv, int ldqkv, float* out, int ldo, std::span<const
     }
     AttentionArgs a{q, ldqkv, g.k, g.v, s.kv_dim, out + static_cast<size_t>(g.row0) * ldo, ldo,
                     g.n, g.pos0, s.n_heads, s.n_kv_heads, s.hd, s.window};
+    a.k_shared = g.k_shared, a.v_shared = g.v_shared, a.n_shared = g.n_shared;
     attention(a, scratch, threads);
   }
 }

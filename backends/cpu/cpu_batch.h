@@ -11,10 +11,14 @@ namespace eeb::cpu {
 
 // One sequence of a batch: rows [row0, row0 + n) of the stacked block, at positions
 // [pos0, pos0 + n), with its cache's key/value buffers of this layer (capacity × kv_dim each).
+// Positions [0, n_shared) are read from k_shared / v_shared instead (a fork's prefix, in place).
 struct BatchSegment {
   int row0, n, pos0;
   float* k;
   float* v;
+  const float* k_shared = nullptr;
+  const float* v_shared = nullptr;
+  int n_shared = 0;
 };
 
 struct SegmentShape {

@@ -121,7 +121,11 @@ void attention(const AttentionArgs& a, AttentionScratch& sc, int threads) {
     for (int r = r0; r < r1; ++r)
       std::memcpy(Q + static_cast<size_t>(r - r0) * gw,
                   a.q + static_cast<size_t>(r) * a.ldq + g * gw, gw * sizeof(float));
-    detail::sgemm(true, rows, width, hd, scale, Q, hd, a.k + g * hd, a.ldkv, 0.0f, S, width);
+    // Scores over [0, width): positions below ns from the shared prefix, the rest from k.
+    const int ns = std::min(a.n_shared, width);
+    const size_t rest = static_cast<size_t>(ns) * a.ldkv + g * hd;
+    if (ns > 0) detail::sgemm(true, rows, ns, hd, scale, Q, hd, a.k_shared + g * hd, a.ldkv, 0.0f, S, width);
+    if (width > ns) detail::sgemm(true, rows, width - ns, hd, scale, Q, hd, a.k + rest, a.ldkv, 0.0f, S + ns, width);
     for (int i = 0; i < rows; ++i) {
       // Keys [lo, p] of the query at position p: all of them, or the sliding window's.
       const int p = a.pos0 + r0 + i / group;
@@ -130,7 +134,9 @@ void attention(const AttentionArgs& a, AttentionScratch& sc, int threads) {
       std::fill(row, row + lo, 0.0f);
       detail::softmax_row(row + lo, p + 1 - lo, width - lo);
     }
-    detail::sgemm(false, rows, hd, width, 1.0f, S, width, a.v + g * hd, a.ldkv, 0.0f, O, hd);
+    if (ns > 0) detail::sgemm(false, rows, hd, ns, 1.0f, S, width, a.v_shared + g * hd, a.ldkv, 0.0f, O, hd);
+    if (width > ns)
+      detail::sgemm(false, rows, hd, width - ns, 1.0f, S + ns, width, a.v + rest, a.ldkv, ns > 0 ? 1.0f : 0.0f, O, hd);
     for (int r = r0; r < r1; ++r)
       std::memcpy(a.out + static_cast<size_t>(r) * a.ldo + g * gw,
                   O + static_cast<size_t>(r - r0) * gw, gw * sizeof(float));

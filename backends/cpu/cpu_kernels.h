@@ -43,6 +43,11 @@ struct AttentionArgs {
   int ldo;
   int n, pos0, n_heads, n_kv_heads, hd;
   int window = 0;  // > 0: the query at position p sees keys in (p - window, p] (Mistral)
+  // Positions [0, n_shared) are read from these instead of k, v (same row stride): a forked
+  // prefix's keys/values, in place.
+  const float* k_shared = nullptr;
+  const float* v_shared = nullptr;
+  int n_shared = 0;
 };
 struct AttentionScratch {
   std::vector<float> q, s, o;  // per thread

@@ -62,6 +62,68 @@ TEST_CASE("incremental decoding with the KV cache equals one full prefill", "[cp
   }
 }
 
+TEST_CASE("a fork shares its source's positions in place, copy on write keeps both exact", "[cpu]") {
+  // The CPU backend's fork_cache copies nothing: every way of changing either side afterwards must
+  // leave the other computing what an independent copy would (one whole prefill is the reference).
+  auto cfg = tiny_config(3, 32, 4, 2);
+  Model m = random_model(cfg, 6);
+  auto b = make_backend("cpu", m, BackendOptions{});
+  const auto tokens = random_tokens(12, cfg.vocab_size, 9);
+  const std::vector<int32_t> prefix(tokens.begin(), tokens.begin() + 8);
+  const std::vector<int32_t> suffix(tokens.begin() + 8, tokens.end());
+  const Out full = run_chunks(*b, tokens, {12});
+  auto tail_of = [&](const Out& o, int from) {  // rows [from, 12) of a whole-sequence output
+    Out t;
+    t.hidden.assign(o.hidden.begin() + static_cast<long>(from) * cfg.dim, o.hidden.end());
+    t.logits.assign(o.logits.begin() + static_cast<long>(from) * cfg.vocab_size, o.logits.end());
+    return t;
+  };
+  const Out want = tail_of(full, 8);
+  auto source = [&] {
+    auto kv = b->new_cache(8);
+    run_chunks(*b, prefix, {8}, kv.get());
+    return kv;
+  };
+  SECTION("plain fork") {
+    auto src = source();
+    auto f = b->fork_cache(*src, 8, 16);
+    check_close(run_chunks(*b, suffix, {4}, f.get(), 8), want, 1e-5);
+  }
+  SECTION("the source destroyed first") {
+    auto src = source();
+    auto f = b->fork_cache(*src, 8, 16);
+    src.reset();
+    check_close(run_chunks(*b, suffix, {4}, f.get(), 8), want, 1e-5);
+  }
+  SECTION("the source rewritten below what the fork shares") {
+    auto src = source();
+    auto f = b->fork_cache(*src, 8, 16);
+    src->truncate_all(3, cfg.n_layers);
+    run_chunks(*b, random_tokens(5, cfg.vocab_size, 10), {5}, src.get(), 3);
+    check_close(run_chunks(*b, suffix, {4}, f.get(), 8), want, 1e-5);
+  }
+  SECTION("several forks, a fork of a fork") {
+    auto src = source();
+    auto f1 = b->fork_cache(*src, 8, 16), f2 = b->fork_cache(*src, 8, 16);
+    check_close(run_chunks(*b, suffix, {4}, f1.get(), 8), want, 1e-5);
+    auto f3 = b->fork_cache(*f1, 10, 16);  // the prefix from src, two positions from f1
+    f1.reset();
+    check_close(run_chunks(*b, std::vector<int32_t>(suffix.begin() + 2, suffix.end()), {2}, f3.get(), 10),
+                tail_of(full, 10), 1e-5);
+    check_close(run_chunks(*b, suffix, {4}, f2.get(), 8), want, 1e-5);
+  }
+  SECTION("the fork rolled back below its shared positions and rewritten") {
+    auto src = source();
+    auto f = b->fork_cache(*src, 8, 16);
+    f->truncate_all(5, cfg.n_layers);
+    const std::vector<int32_t> rest(tokens.begin() + 5, tokens.end());
+    check_close(run_chunks(*b, rest, {7}, f.get(), 5), tail_of(full, 5), 1e-5);
+    // The source still holds the prefix: a new fork of it continues as the reference.
+    auto g = b->fork_cache(*src, 8, 16);
+    check_close(run_chunks(*b, suffix, {4}, g.get(), 8), want, 1e-5);
+  }
+}
+
 TEST_CASE("truncate then re-run equals never having run the dropped positions", "[cpu]") {
   Model m = random_model(tiny_config(3, 32, 4, 2), 9);
   auto b = make_backend("cpu", m, BackendOptions{});

@@ -174,7 +174,7 @@ TEST_CASE("fork_cache copies the prefix, leaves the source as it was, and costs 
   const WorkCount w = cb.count() - before;
   CHECK(w.flops == 0);
   CHECK(w.layer_tokens == 0);
-  CHECK(w.kv_bytes_copied == 2 * 8 * f.b->kv_bytes_per_position());
+  CHECK(w.kv_bytes_forked == 2 * 8 * f.b->kv_bytes_per_position());
   CHECK(fork->capacity() == 16);
   CHECK(fork->length(0) == 8);
   CHECK(fork->length(1) == 8);
