@@ -50,11 +50,18 @@ struct BlasThreads {
   ~BlasThreads() { openblas_set_num_threads(before); }
 };
 
+// The float32 operands of one shape: X[M, K], W[N, K], Y[M, N].
+struct F32Operands {
+  std::shared_ptr<std::vector<float>> a, w, y;
+  explicit F32Operands(const GemmShape& s)
+      : a(std::make_shared<std::vector<float>>(size_t(s.M) * s.K, 0.01f)),
+        w(std::make_shared<std::vector<float>>(size_t(s.N) * s.K, 0.02f)),
+        y(std::make_shared<std::vector<float>>(size_t(s.M) * s.N)) {}
+};
+
 // Y[M, N] = X[M, K] · W[N, K]ᵀ, as the CPU backend multiplies activations by weights.
 std::function<void()> prepare_sgemm(const GemmShape& s, int) {
-  auto a = std::make_shared<std::vector<float>>(size_t(s.M) * s.K, 0.01f);
-  auto w = std::make_shared<std::vector<float>>(size_t(s.N) * s.K, 0.02f);
-  auto y = std::make_shared<std::vector<float>>(size_t(s.M) * s.N);
+  const auto [a, w, y] = F32Operands(s);
   return [=] {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.M, s.N, s.K, 1.0f, a->data(), s.K, w->data(), s.K, 0.0f,
                 y->data(), s.N);
@@ -64,9 +71,7 @@ std::function<void()> prepare_sgemm(const GemmShape& s, int) {
 // oneDNN's sgemm on `threads` OpenMP threads of its own (it sizes them from omp_get_max_threads):
 // the f32 GEMM the CPU backend calls (one single-threaded call per thread, backends/cpu/cpu_kernels.h).
 std::function<void()> prepare_dnnl_sgemm(const GemmShape& s, int threads) {
-  auto a = std::make_shared<std::vector<float>>(size_t(s.M) * s.K, 0.01f);
-  auto w = std::make_shared<std::vector<float>>(size_t(s.N) * s.K, 0.02f);
-  auto y = std::make_shared<std::vector<float>>(size_t(s.M) * s.N);
+  const auto [a, w, y] = F32Operands(s);
   return [=] {
     const int before = omp_get_max_threads();
     omp_set_num_threads(threads);

@@ -129,12 +129,7 @@ class CpuCache : public KVCache {
     for (int l = 0; l < src.n_layers(); ++l) {
       out->shared_[l] = std::min(lengths[l], src.base_ ? src.shared_[l] : lengths[l]);
       // What src holds in its own buffers (a fork's positions past its shared ones): copied.
-      const int from = out->shared_[l], to = lengths[l];
-      if (to > from) {
-        const size_t off = static_cast<size_t>(from) * src.kv_dim_, n = static_cast<size_t>(to - from) * src.kv_dim_;
-        std::memcpy(out->k(l) + off, src.k_[l].p.get() + off, sizeof(float) * n);
-        std::memcpy(out->v(l) + off, src.v_[l].p.get() + off, sizeof(float) * n);
-      }
+      if (lengths[l] > out->shared_[l]) out->copy_positions(src, l, out->shared_[l], lengths[l]);
     }
     return out;
   }
@@ -144,13 +139,17 @@ class CpuCache : public KVCache {
     if (!b.p) b = pool_->take(static_cast<size_t>(capacity()) * kv_dim_);
     return b.p.get();
   }
+  // Positions [from, to) of layer l, keys and values, from src's own buffers into ours.
+  void copy_positions(const CpuCache& src, int l, int from, int to) {
+    const size_t off = static_cast<size_t>(from) * kv_dim_, n = static_cast<size_t>(to - from) * kv_dim_;
+    std::memcpy(k(l) + off, src.k_[l].p.get() + off, sizeof(float) * n);
+    std::memcpy(v(l) + off, src.v_[l].p.get() + off, sizeof(float) * n);
+  }
   // Copies the shared positions into this fork's own buffers and forgets the source.
   void materialize() {
     for (int l = 0; l < n_layers(); ++l)
       if (shared_[l] > 0) {
-        const size_t n = static_cast<size_t>(shared_[l]) * kv_dim_;
-        std::memcpy(k(l), base_->k_[l].p.get(), sizeof(float) * n);
-        std::memcpy(v(l), base_->v_[l].p.get(), sizeof(float) * n);
+        copy_positions(*base_, l, 0, shared_[l]);
         shared_[l] = 0;
       }
     base_ = nullptr;
