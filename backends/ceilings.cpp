@@ -61,21 +61,21 @@ struct F32Operands {
 
 // Y[M, N] = X[M, K] · W[N, K]ᵀ, as the CPU backend multiplies activations by weights.
 std::function<void()> prepare_sgemm(const GemmShape& s, int) {
-  const auto [a, w, y] = F32Operands(s);
+  const F32Operands o(s);  // captured whole: clang < 16 cannot capture structured bindings
   return [=] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.M, s.N, s.K, 1.0f, a->data(), s.K, w->data(), s.K, 0.0f,
-                y->data(), s.N);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.M, s.N, s.K, 1.0f, o.a->data(), s.K, o.w->data(), s.K,
+                0.0f, o.y->data(), s.N);
   };
 }
 
 // oneDNN's sgemm on `threads` OpenMP threads of its own (it sizes them from omp_get_max_threads):
 // the f32 GEMM the CPU backend calls (one single-threaded call per thread, backends/cpu/cpu_kernels.h).
 std::function<void()> prepare_dnnl_sgemm(const GemmShape& s, int threads) {
-  const auto [a, w, y] = F32Operands(s);
+  const F32Operands o(s);
   return [=] {
     const int before = omp_get_max_threads();
     omp_set_num_threads(threads);
-    dnnl_sgemm('N', 'T', s.M, s.N, s.K, 1.0f, a->data(), s.K, w->data(), s.K, 0.0f, y->data(), s.N);
+    dnnl_sgemm('N', 'T', s.M, s.N, s.K, 1.0f, o.a->data(), s.K, o.w->data(), s.K, 0.0f, o.y->data(), s.N);
     omp_set_num_threads(before);
   };
 }
